@@ -1,0 +1,14 @@
+# Both targets set everything up on a fresh machine (see scripts/venv.sh).
+VENV = $(shell scripts/venv.sh)
+PY = PYTHONPATH=src $(VENV)/bin/python
+
+.PHONY: run test bench
+
+run:  ## fit PatchCore and PaDiM on the bundled ELPV data, write outputs/elpv/
+	$(PY) -m defectlab run configs/elpv.yaml
+
+test:  ## run the whole test suite
+	$(PY) -m pytest -n 2 -q
+
+bench:  ## detection benchmark on ELPV
+	$(PY) benchmarks/detection_elpv.py

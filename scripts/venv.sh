@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Prints the path of defectlab's virtual environment, creating it first if needed.
+# The environment lives outside the clone, keyed by a hash of the dependency list in
+# pyproject.toml, so fresh clones and CI reuse it instead of reinstalling torch.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+py=${DEFECTLAB_PYTHON:-$(command -v python3.11 || command -v python3)}
+root=${DEFECTLAB_VENV_ROOT:-$HOME/.cache/defectlab}
+deps=$("$py" - "$here/pyproject.toml" <<'PY'
+import sys, tomllib
+project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+print("\n".join(sorted(project["dependencies"] + project["optional-dependencies"]["dev"])))
+PY
+)
+hash=$(printf '%s\n%s\n' "$("$py" -c 'import sys; print(sys.version)')" "$deps" | sha256sum | cut -c1-16)
+venv="$root/venv-$hash"
+mkdir -p "$root"
+exec 9>"$root/.lock-$hash"
+flock 9
+if [ ! -f "$venv/.ready" ]; then
+  rm -rf "$venv"
+  echo "defectlab: creating virtual environment $venv (one time, about 3 minutes)" >&2
+  "$py" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
+  printf '%s\n' "$deps" > "$venv/requirements.txt"
+  "$venv/bin/python" -m pip install --quiet -r "$venv/requirements.txt" >&2
+  touch "$venv/.ready"
+fi
+echo "$venv"
