@@ -1,0 +1,31 @@
+"""Metrics: pure functions from arrays to floats (higher score = more anomalous)."""
+
+from defectlab.metrics.bootstrap import ConfidenceInterval, PairedTest, bootstrap_ci, paired_bootstrap_test
+from defectlab.metrics.image import (
+    ThresholdMetrics,
+    auprc,
+    auroc,
+    confusion_matrix,
+    f1_at,
+    pr_curve,
+    roc_curve,
+    threshold_metrics,
+)
+from defectlab.metrics.pixel import aupro, pixel_auroc
+
+__all__ = [
+    "ConfidenceInterval",
+    "PairedTest",
+    "ThresholdMetrics",
+    "aupro",
+    "auprc",
+    "auroc",
+    "bootstrap_ci",
+    "confusion_matrix",
+    "f1_at",
+    "paired_bootstrap_test",
+    "pixel_auroc",
+    "pr_curve",
+    "roc_curve",
+    "threshold_metrics",
+]

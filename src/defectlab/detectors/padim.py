@@ -1,0 +1,71 @@
+"""PaDiM (Defard et al., ICPR 2021): a Gaussian per patch position, Mahalanobis distance map."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from defectlab.components.anomaly_map import top_k_mean
+from defectlab.components.gaussian import fit_gaussians, mahalanobis
+from defectlab.detectors.base import Detector, check_features
+from defectlab.errors import ConfigError, DataError
+
+
+@dataclass
+class PaDiM(Detector):
+    """Per-position mean and regularized covariance of a random channel subset."""
+
+    kind = "padim"
+    n_features: int = 100
+    regularization: float = 0.01
+    aggregation: str = "max"
+    top_k: int = 10
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.aggregation not in ("max", "topk"):
+            raise ConfigError(f"unknown aggregation {self.aggregation!r}; choose max or topk")
+
+    def fit(self, features: torch.Tensor, progress: bool = False) -> "PaDiM":
+        check_features(features, "PaDiM.fit")
+        if len(features) < 2:
+            raise DataError("PaDiM.fit: needs at least 2 normal images to estimate covariances")
+        channels = features.shape[1]
+        d = min(self.n_features, channels)
+        gen = torch.Generator().manual_seed(self.seed)
+        self.channels_ = torch.randperm(channels, generator=gen)[:d].sort().values
+        selected = features[:, self.channels_].float()
+        self.mean_, self.inv_cov_ = fit_gaussians(_positions(selected), self.regularization)
+        self.map_size_ = torch.tensor(features.shape[-2:])
+        return self
+
+    def score(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.check_fitted()
+        check_features(features, "PaDiM.score")
+        if tuple(features.shape[-2:]) != tuple(self.map_size_.tolist()):
+            raise DataError(
+                f"PaDiM.score: feature map {tuple(features.shape[-2:])} differs from the fitted "
+                f"{tuple(self.map_size_.tolist())}; use the same image size as in training"
+            )
+        n, _, h, w = features.shape
+        distances = mahalanobis(_positions(features[:, self.channels_].float()), self.mean_, self.inv_cov_)
+        image_scores = top_k_mean(distances, self.top_k) if self.aggregation == "topk" else distances.max(1).values
+        return image_scores, distances.view(n, h, w)
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        self.check_fitted()
+        return {"channels": self.channels_, "mean": self.mean_, "inv_cov": self.inv_cov_, "map_size": self.map_size_}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> "PaDiM":
+        self.channels_ = tensors["channels"].long()
+        self.mean_ = tensors["mean"].float()
+        self.inv_cov_ = tensors["inv_cov"].float()
+        self.map_size_ = tensors["map_size"].long()
+        return self
+
+
+def _positions(features: torch.Tensor) -> torch.Tensor:
+    """(N, d, h, w) -> (N, h*w, d)."""
+    n, d, h, w = features.shape
+    return features.reshape(n, d, h * w).permute(0, 2, 1)
