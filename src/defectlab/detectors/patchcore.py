@@ -20,9 +20,9 @@ AGGREGATIONS = ("max", "topk")
 class PatchCore(Detector):
     """Memory bank of normal patch features, subsampled by a greedy coreset.
 
-    Patch score = distance to the nearest bank entry. Image score = the maximum patch score
-    (optionally reweighted by how isolated its nearest bank entry is, eq. 7 of the paper) or
-    the mean of the `top_k` highest patch scores.
+    Patch score = distance to the nearest bank entry. Image score = the mean of the `top_k`
+    highest patch scores (default; steadier than the max on real data), or the maximum patch
+    score, optionally reweighted by how isolated its nearest bank entry is (eq. 7 of the paper).
     """
 
     kind = "patchcore"
@@ -30,9 +30,9 @@ class PatchCore(Detector):
     sampler: str = "greedy"
     projection_dim: int = 128
     index: str = "faiss"
-    reweight: bool = True
+    reweight: bool = False
     num_neighbors: int = 9
-    aggregation: str = "max"
+    aggregation: str = "topk"
     top_k: int = 10
     seed: int = 42
     num_threads: int | None = field(default=None, compare=False)
@@ -44,6 +44,8 @@ class PatchCore(Detector):
             raise ConfigError(f"unknown index {self.index!r}; choose one of {', '.join(INDEXES)}")
         if self.aggregation not in AGGREGATIONS:
             raise ConfigError(f"unknown aggregation {self.aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
+        if self.reweight and self.aggregation != "max":
+            raise ConfigError("reweight applies to the max patch score: use aggregation='max' with reweight=True")
 
     def _make_sampler(self) -> GreedyCoresetSampler | RandomSampler:
         if self.sampler == "random":

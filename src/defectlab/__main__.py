@@ -1,0 +1,3 @@
+from defectlab.cli.main import entry
+
+entry()

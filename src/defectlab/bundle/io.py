@@ -1,0 +1,185 @@
+"""Model bundles: a directory with manifest.json, detector tensors (safetensors) and thresholds.json.
+
+Loading needs no training data and no pickle; writing is atomic (temp dir + rename).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from safetensors.torch import load_file, save_file
+
+from defectlab import __version__
+from defectlab.backbones.cache import image_digest
+from defectlab.backbones.extractor import FeatureConfig
+from defectlab.backbones.registry import get_spec
+from defectlab.calibration.thresholds import Threshold
+from defectlab.calibration.thresholds_io import write_thresholds_json
+from defectlab.detectors.model import AnomalyModel
+from defectlab.detectors.registry import make_detector
+from defectlab.errors import ModelError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+TENSORS = "detector.safetensors"
+THRESHOLDS = "thresholds.json"
+
+
+@dataclass
+class Bundle:
+    """A fitted model with its thresholds and provenance."""
+
+    model: AnomalyModel
+    thresholds: dict[str, Threshold]
+    default_threshold: str
+    training: dict[str, Any] = field(default_factory=dict)
+    score_stats: dict[str, float] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def threshold(self) -> Threshold:
+        """The threshold used for decisions."""
+        return self.thresholds[self.default_threshold]
+
+    def normalized(self, scores: np.ndarray) -> np.ndarray:
+        """Scores rescaled so the decision threshold maps to 0.5 and the normal mean to 0 (clipped to [0, 1])."""
+        mean = self.score_stats.get("normal_mean", 0.0)
+        span = max(self.threshold.value - mean, 1e-12)
+        return np.clip(0.5 * (np.asarray(scores) - mean) / span, 0.0, 1.0)
+
+
+def training_fingerprint(images: Sequence[np.ndarray]) -> str:
+    """Order-independent hash of the training images' content."""
+    h = hashlib.sha256()
+    for digest in sorted(image_digest(img) for img in images):
+        h.update(digest.encode())
+    return h.hexdigest()[:32]
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the packages that shape a model."""
+    names = ("torch", "timm", "faiss-cpu", "numpy", "safetensors")
+    out = {"defectlab": __version__, "python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def save_bundle(path: str | Path, bundle: Bundle) -> Path:
+    """Write `bundle` to directory `path` atomically (replacing an existing bundle)."""
+    path = Path(path)
+    model = bundle.model
+    spec = get_spec(model.features.backbone)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "kind": "anomaly_detector",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "backbone": model.features.to_dict(),
+        "image_size": model.features.image_size,
+        "normalization": {"mean": list(spec.mean), "std": list(spec.std)},
+        "detector": {"kind": model.detector.kind, "params": model.detector.get_params()},
+        "anomaly_map": {"sigma": model.sigma, "upsample": "bilinear"},
+        "thresholds": {name: t.to_dict() for name, t in bundle.thresholds.items()},
+        "default_threshold": bundle.default_threshold,
+        "score_stats": bundle.score_stats,
+        "training": bundle.training,
+        "versions": library_versions(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        tensors = {k: v.contiguous() for k, v in model.detector.state_tensors().items()}
+        save_file(tensors, str(tmp / TENSORS))
+        write_thresholds_json(tmp / THRESHOLDS, {bundle.training.get("category") or "default": bundle.threshold})
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default))
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    bundle.manifest = manifest
+    return path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    raise TypeError(f"not JSON-serializable: {type(value).__name__}")
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The bundle's manifest, checked for a supported format version."""
+    file = Path(path) / MANIFEST
+    if not file.is_file():
+        raise ModelError(f"{path} is not a defectlab bundle: {MANIFEST} is missing")
+    try:
+        manifest = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{file} is not valid JSON: {exc}") from exc
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelError(
+            f"{path} has bundle format version {version}; this defectlab ({__version__}) reads up to "
+            f"{FORMAT_VERSION}: upgrade defectlab"
+        )
+    return manifest
+
+
+def load_bundle(path: str | Path, num_threads: int | None = None) -> Bundle:
+    """Load a bundle written by `save_bundle`."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    try:
+        backbone = manifest["backbone"]
+        features = FeatureConfig(
+            backbone=backbone["backbone"],
+            layers=tuple(backbone["layers"]),
+            image_size=int(backbone["image_size"]),
+            pool_size=int(backbone["pool_size"]),
+            weights=backbone["weights"],
+        )
+        detector = make_detector(manifest["detector"]["kind"], manifest["detector"]["params"])
+        thresholds = {k: Threshold.from_dict(v) for k, v in manifest["thresholds"].items()}
+        default = manifest["default_threshold"]
+        sigma = float(manifest["anomaly_map"]["sigma"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path / MANIFEST} is incomplete or malformed: {exc!r}") from exc
+    if features.weights not in ("default", "random"):
+        raise ModelError(
+            f"{path} was trained with a custom weights file ({features.weights}); "
+            "loading such bundles needs that file (not supported yet)"
+        )
+    try:
+        tensors = load_file(str(path / TENSORS))
+    except Exception as exc:  # safetensors raises its own error types for corrupt files
+        raise ModelError(f"cannot read {path / TENSORS}: {exc}") from exc
+    detector.load_state_tensors(tensors)
+    model = AnomalyModel(detector=detector, features=features, sigma=sigma, num_threads=num_threads)
+    return Bundle(
+        model=model,
+        thresholds=thresholds,
+        default_threshold=default,
+        training=manifest.get("training", {}),
+        score_stats=manifest.get("score_stats", {}),
+        manifest=manifest,
+    )

@@ -1,0 +1,191 @@
+"""The `defectlab` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from defectlab.errors import DefectLabError
+
+app = typer.Typer(
+    name="defectlab",
+    help="Visual defect inspection that stays trustworthy under domain shift.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+_state = {"debug": False}
+
+
+@app.callback()
+def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+    """Learn 'good' from good images, localize defects, and report how models hold up."""
+    _state["debug"] = debug
+
+
+def _split_csv(value: Optional[str]) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+
+
+@app.command()
+def fit(
+    data: Optional[Path] = typer.Option(None, "--data", help="Dataset root (MVTec layout unless --format says otherwise)."),
+    category: Optional[str] = typer.Option(None, "--category", help="Category (MVTec) or cell type (ELPV: mono/poly)."),
+    detector: str = typer.Option("patchcore", "--detector", help="patchcore or padim."),
+    out: Path = typer.Option(..., "--out", help="Directory to write the model bundle to."),
+    fmt: str = typer.Option("mvtec", "--format", help="Dataset format: mvtec, folder, neu, severstal, elpv."),
+    backbone: str = typer.Option("efficientnet_lite0", "--backbone", help="Backbone name (see `defectlab info`)."),
+    layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated backbone layers (default: the backbone's)."),
+    weights: str = typer.Option("default", "--weights", help="'default' (bundled), 'random', or a weights file."),
+    image_size: int = typer.Option(224, "--image-size", help="Square input size in pixels."),
+    coreset_ratio: float = typer.Option(0.01, "--coreset-ratio", help="PatchCore: share of patches kept in the memory bank."),
+    threshold: str = typer.Option("auto", "--threshold", help="auto, f1, mean_std or quantile."),
+    split: Optional[Path] = typer.Option(None, "--split", help="Split JSON to reuse or create (default: next to the bundle)."),
+    seed: int = typer.Option(42, "--seed", help="Seed for the split, coreset and channel choice."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch/faiss."),
+) -> None:
+    """Fit a detector on the normal training images and write a model bundle."""
+    from defectlab.backbones.extractor import FeatureConfig
+    from defectlab.bundle.io import save_bundle
+    from defectlab.data.formats import read_dataset
+    from defectlab.data.splits import apply, load_or_create_split
+    from defectlab.experiments.workflow import FitOptions, fit_bundle
+
+    samples = read_dataset(data, fmt, category)
+    rule = "elpv" if fmt in ("elpv", "folder", "severstal", "neu") else "mvtec"
+    split_path = split or out.with_name(f"{out.name}.split.json")
+    train, val, _ = apply(load_or_create_split(split_path, samples, rule, seed), samples)
+    params = {"coreset_ratio": coreset_ratio, "seed": seed} if detector == "patchcore" else {"seed": seed}
+    options = FitOptions(
+        detector=detector,
+        detector_params=params,
+        features=FeatureConfig(backbone, _split_csv(layers), image_size, weights=weights),
+        threshold=threshold,
+        seed=seed,
+        num_threads=threads,
+    )
+    bundle, seconds = fit_bundle(train, val, options, category=category or "", dataset=fmt, progress=True)
+    save_bundle(out, bundle)
+    typer.echo(
+        f"fitted {detector} on {bundle.training['n_train']} images in {seconds:.1f} s; "
+        f"threshold {bundle.threshold.value:.4g} ({bundle.threshold.method}); bundle: {out}; split: {split_path}"
+    )
+
+
+@app.command()
+def evaluate(
+    bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Model bundle directory."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Dataset root."),
+    category: Optional[str] = typer.Option(None, "--category", help="Category / cell type."),
+    fmt: str = typer.Option("mvtec", "--format", help="Dataset format."),
+    split: Optional[Path] = typer.Option(None, "--split", help="Split JSON (default: the one written by `fit`)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the metrics to this JSON file."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
+) -> None:
+    """Evaluate a bundle on the test part of a dataset: image and pixel metrics."""
+    from defectlab.bundle.io import load_bundle
+    from defectlab.data.formats import read_dataset
+    from defectlab.data.splits import Split, apply
+    from defectlab.errors import ConfigError
+    from defectlab.experiments.workflow import evaluate_bundle
+
+    bundle = load_bundle(bundle_dir, num_threads=threads)
+    samples = read_dataset(data, fmt, category)
+    split_path = split or bundle_dir.with_name(f"{bundle_dir.name}.split.json")
+    if not split_path.is_file():
+        raise ConfigError(f"split file {split_path} not found: pass --split (the JSON `fit` wrote)")
+    _, _, test = apply(Split.load(split_path), samples)
+    result = evaluate_bundle(bundle, test, progress=True)
+    summary = {**result.metrics, "threshold": result.threshold, "threshold_method": result.threshold_method,
+               "n_test": len(test), "intervals": {k: list(v) for k, v in result.intervals.items()},
+               "ms_per_image": result.timings["ms_per_image"]}
+    text = json.dumps(summary, indent=2)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(text + "\n")
+    typer.echo(text)
+
+
+@app.command()
+def score(
+    bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Model bundle directory."),
+    inputs: list[Path] = typer.Argument(..., metavar="IMAGE_OR_DIR...", help="Images or folders of images."),
+    out: Path = typer.Option(..., "--out", help="Output folder for scores.csv and overlays."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
+) -> None:
+    """Score images: writes scores.csv (path, score, threshold, decision) and a heatmap overlay per image."""
+    from defectlab.cli.scoring import score_paths
+
+    rows = score_paths(bundle_dir, inputs, out, threads)
+    flagged = sum(r["decision"] == "anomalous" for r in rows)
+    typer.echo(f"scored {len(rows)} images, {flagged} anomalous; results in {out / 'scores.csv'}")
+
+
+@app.command()
+def synth(
+    out: Path = typer.Argument(..., help="Output folder (MVTec layout)."),
+    categories: str = typer.Option("texture,object", "--categories", help="Comma-separated kinds: texture, object."),
+    n_train: int = typer.Option(40, "--n-train", help="Normal training images per category."),
+    n_test_good: int = typer.Option(10, "--n-test-good", help="Normal test images per category."),
+    n_defect: int = typer.Option(5, "--n-defect", help="Test images per defect type."),
+    size: int = typer.Option(128, "--size", help="Image side in pixels."),
+    seed: int = typer.Option(42, "--seed", help="Random seed."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing category folders."),
+) -> None:
+    """Generate a synthetic MVTec-format dataset with exact defect masks."""
+    from defectlab.data.synth import generate_synthetic_dataset
+
+    generate_synthetic_dataset(out, _split_csv(categories), n_train, n_test_good, n_defect, size, seed, overwrite=overwrite)
+    typer.echo(f"wrote synthetic dataset to {out}")
+
+
+@app.command()
+def info(bundle_dir: Optional[Path] = typer.Argument(None, metavar="[BUNDLE]", help="Show this bundle's manifest.")) -> None:
+    """List backbones, detectors, dataset formats and versions (or describe a bundle)."""
+    from defectlab.backbones.registry import list_backbones
+    from defectlab.bundle.io import library_versions, read_manifest
+    from defectlab.data.formats import FORMATS
+    from defectlab.detectors.registry import DETECTORS
+
+    if bundle_dir is not None:
+        typer.echo(json.dumps(read_manifest(bundle_dir), indent=2))
+        return
+    typer.echo("backbones: " + ", ".join(list_backbones()))
+    typer.echo("detectors: " + ", ".join(DETECTORS))
+    typer.echo("dataset formats: " + ", ".join(FORMATS))
+    typer.echo("versions: " + ", ".join(f"{k} {v}" for k, v in library_versions().items()))
+
+
+@app.command()
+def run(
+    config: Path = typer.Argument(..., help="Job config (YAML), e.g. configs/elpv.yaml."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute features instead of using the cache."),
+) -> None:
+    """Run a configured job (the main job: configs/elpv.yaml) and write its report."""
+    from defectlab.experiments.config import load_job_config
+    from defectlab.experiments.detection_job import run_detection_job
+    from defectlab.report.tables import text_table
+
+    cfg = load_job_config(config)
+    if no_cache:
+        cfg.cache = False
+    results = run_detection_job(cfg, log=typer.echo)
+    typer.echo(text_table(results))
+    typer.echo(f"report: {cfg.output / 'report.html'}")
+
+
+def entry() -> None:
+    """Console entry point: one-line errors unless --debug."""
+    try:
+        app(standalone_mode=False)
+    except DefectLabError as exc:
+        if _state["debug"]:
+            raise
+        typer.echo(f"defectlab: error: {exc}", err=True)
+        sys.exit(2)
+    except (typer.Exit, typer.Abort) as exc:
+        sys.exit(getattr(exc, "exit_code", 1))

@@ -1,0 +1,73 @@
+"""An anomaly model: feature extractor + detector + anomaly-map post-processing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from defectlab.backbones.cache import FeatureCache
+from defectlab.backbones.extractor import FeatureConfig, FeatureExtractor
+from defectlab.components.anomaly_map import to_anomaly_map
+from defectlab.detectors.base import Detector
+from defectlab.errors import DataError
+
+
+@dataclass
+class Prediction:
+    """Image scores (N,) and pixel anomaly maps (N, S, S) at the model's image size."""
+
+    scores: np.ndarray
+    maps: np.ndarray
+
+
+@dataclass
+class AnomalyModel:
+    """Images in, anomaly scores and maps out. Higher = more anomalous."""
+
+    detector: Detector
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    sigma: float = 4.0
+    batch_size: int = 16
+    num_threads: int | None = None
+    cache: FeatureCache | None = None
+
+    def __post_init__(self) -> None:
+        self._extractor: FeatureExtractor | None = None
+
+    @property
+    def extractor(self) -> FeatureExtractor:
+        """The feature extractor (built on first use)."""
+        if self._extractor is None:
+            self._extractor = FeatureExtractor(self.features, self.batch_size, self.num_threads)
+        return self._extractor
+
+    def extract(self, images: Sequence[np.ndarray], progress: bool = False) -> torch.Tensor:
+        """Patch features of `images`, through the cache when one is set."""
+        if self.cache is not None:
+            return self.cache.extract(self.extractor, images, progress=progress)
+        return self.extractor.extract(images, progress=progress)
+
+    def fit(self, images: Sequence[np.ndarray], progress: bool = False) -> "AnomalyModel":
+        """Fit the detector on normal images."""
+        if len(images) == 0:
+            raise DataError("no training images: the detector needs normal images to fit")
+        self.detector.fit(self.extract(images, progress=progress), progress=progress)
+        return self
+
+    def predict_features(self, features: torch.Tensor) -> Prediction:
+        """Scores and maps from precomputed features."""
+        scores, patches = self.detector.score(features)
+        maps = to_anomaly_map(patches, self.features.image_size, self.sigma)
+        return Prediction(scores.numpy().astype(np.float64), maps.numpy())
+
+    def predict(self, images: Sequence[np.ndarray], progress: bool = False) -> Prediction:
+        """Scores and anomaly maps for `images`, batch by batch."""
+        if len(images) == 0:
+            raise DataError("no images to score")
+        if self.cache is not None:
+            return self.predict_features(self.extract(images, progress=progress))
+        parts = [self.predict_features(f) for f in self.extractor.batches(images, progress=progress)]
+        return Prediction(np.concatenate([p.scores for p in parts]), np.concatenate([p.maps for p in parts]))

@@ -1,0 +1,109 @@
+"""The YAML config of a detection job (`defectlab run`), parsed into typed objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from defectlab.backbones.extractor import FeatureConfig
+from defectlab.data.formats import FORMATS
+from defectlab.data.splits import RULES
+from defectlab.detectors.registry import DETECTORS
+from defectlab.errors import ConfigError
+from defectlab.experiments.workflow import THRESHOLD_METHODS
+
+
+@dataclass
+class DetectorEntry:
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DetectionJobConfig:
+    """Datasets, categories, detectors, features and outputs of one detection job."""
+
+    name: str
+    output: Path
+    data_format: str
+    data_root: str | None
+    categories: list[str | None]
+    split_rule: str
+    detectors: list[DetectorEntry]
+    features: FeatureConfig
+    threshold: str = "auto"
+    holdout: float = 0.1
+    seed: int = 42
+    cache: bool = True
+    n_bootstrap: int = 1000
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+_TOP_KEYS = {"job", "name", "output", "dataset", "detectors", "features", "threshold", "holdout", "seed", "cache", "bootstrap"}
+
+
+def _require(mapping: dict[str, Any], key: str, where: str) -> Any:
+    if key not in mapping:
+        raise ConfigError(f"{where}: missing '{key}'")
+    return mapping[key]
+
+
+def load_job_config(path: str | Path) -> DetectionJobConfig:
+    """Read and validate a detection job config; errors name the file and the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(_TOP_KEYS))}")
+    if raw.get("job", "detection") != "detection":
+        raise ConfigError(f"{path}: job {raw['job']!r} is not supported (only 'detection')")
+    dataset = _require(raw, "dataset", str(path))
+    fmt = _require(dataset, "format", f"{path}: dataset")
+    if fmt not in FORMATS:
+        raise ConfigError(f"{path}: dataset.format {fmt!r} unknown; valid: {', '.join(FORMATS)}")
+    rule = dataset.get("split_rule", "elpv" if fmt == "elpv" else "mvtec")
+    if rule not in RULES:
+        raise ConfigError(f"{path}: dataset.split_rule {rule!r} unknown; valid: {', '.join(RULES)}")
+    detectors = []
+    for entry in _require(raw, "detectors", str(path)):
+        kind = entry.get("kind") if isinstance(entry, dict) else entry
+        if kind not in DETECTORS:
+            raise ConfigError(f"{path}: detector {kind!r} unknown; valid: {', '.join(DETECTORS)}")
+        detectors.append(DetectorEntry(kind, dict(entry.get("params") or {}) if isinstance(entry, dict) else {}))
+    feats = raw.get("features") or {}
+    features = FeatureConfig(
+        backbone=feats.get("backbone", "efficientnet_lite0"),
+        layers=tuple(feats.get("layers") or ()),
+        image_size=int(feats.get("image_size", 224)),
+        pool_size=int(feats.get("pool_size", 3)),
+        weights=str(feats.get("weights", "default")),
+    )
+    threshold = raw.get("threshold", "auto")
+    if threshold not in THRESHOLD_METHODS:
+        raise ConfigError(f"{path}: threshold {threshold!r} unknown; valid: {', '.join(THRESHOLD_METHODS)}")
+    return DetectionJobConfig(
+        name=str(raw.get("name", path.stem)),
+        output=Path(raw.get("output", f"outputs/{path.stem}")),
+        data_format=fmt,
+        data_root=dataset.get("root"),
+        categories=list(dataset.get("categories") or [None]),
+        split_rule=rule,
+        detectors=detectors,
+        features=features,
+        threshold=threshold,
+        holdout=float(raw.get("holdout", 0.1)),
+        seed=int(raw.get("seed", 42)),
+        cache=bool(raw.get("cache", True)),
+        n_bootstrap=int(raw.get("bootstrap", 1000)),
+        raw=raw,
+    )
