@@ -3,9 +3,12 @@
 For each detector and cell type: image AUROC/AUPRC, fit seconds (feature extraction + memory
 bank / statistics, no feature cache), inference ms/image (extraction + scoring), peak RSS and
 memory-bank size, against the targets of issue 3. If anomalib is importable, its PatchCore is
-fitted on the same split, weights, layers and resolution and printed alongside.
+fitted on the same split, weights, layers and resolution and printed alongside; anomalib may
+live in another environment (it pulls Lightning and more): pass its interpreter with
+--anomalib-python.
 
-    python benchmarks/detection_elpv.py [--detectors patchcore,padim] [--cells mono,poly] [--json out.json]
+    python benchmarks/detection_elpv.py [--detectors patchcore,padim] [--cells mono,poly]
+                                        [--anomalib-python PATH] [--json out.json]
 """
 
 from __future__ import annotations
@@ -63,16 +66,16 @@ def run_one(detector: str, cell: str) -> dict:
 
 def run_anomalib(cell: str) -> dict:
     """anomalib's PatchCore on the same data (optional extra)."""
-    from benchmarks.anomalib_peer import fit_and_score
+    from anomalib_peer import fit_and_score
 
     return fit_and_score(cell)
 
 
-def _subprocess(args: list[str]) -> dict:
-    src = Path(__file__).resolve().parents[1]
-    env_path = f"{src / 'src'}:{src}"
+def _subprocess(args: list[str], python: str = sys.executable) -> dict:
+    root = Path(__file__).resolve().parents[1]
+    env_path = f"{root / 'src'}:{root / 'benchmarks'}"
     out = subprocess.run(
-        [sys.executable, __file__, *args],
+        [python, __file__, *args],
         check=True,
         capture_output=True,
         text=True,
@@ -81,12 +84,13 @@ def _subprocess(args: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _anomalib_available() -> bool:
-    try:
-        import anomalib  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _anomalib_python(given: str | None) -> str | None:
+    """The interpreter that can import anomalib: the given one, else this one if it can."""
+    candidates = [given] if given else [sys.executable]
+    for python in candidates:
+        if subprocess.run([python, "-c", "import anomalib"], capture_output=True).returncode == 0:
+            return python
+    return None
 
 
 def _verdict(row: dict) -> str:
@@ -104,6 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--detectors", default="patchcore,padim")
     parser.add_argument("--cells", default="mono,poly")
+    parser.add_argument("--anomalib-python", default=None, help="interpreter of an environment with anomalib installed")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows to this file")
     parser.add_argument("--one", nargs=2, metavar=("DETECTOR", "CELL"), help=argparse.SUPPRESS)
     parser.add_argument("--anomalib", metavar="CELL", help=argparse.SUPPRESS)
@@ -114,15 +119,16 @@ def main() -> None:
     if args.anomalib:
         print(json.dumps(run_anomalib(args.anomalib)))
         return
+    peer = _anomalib_python(args.anomalib_python)
     rows = []
     for cell in args.cells.split(","):
         for detector in args.detectors.split(","):
             rows.append(_subprocess(["--one", detector, cell]))
             print(f"done: defectlab {detector} {cell}", file=sys.stderr)
-        if _anomalib_available():
-            rows.append(_subprocess(["--anomalib", cell]))
+        if peer and "patchcore" in args.detectors:
+            rows.append(_subprocess(["--anomalib", cell], python=peer))
             print(f"done: anomalib patchcore {cell}", file=sys.stderr)
-    if not _anomalib_available():
+    if not peer:
         print("anomalib is not installed (pip install 'defectlab[anomalib]'): peer figures skipped", file=sys.stderr)
     header = f"{'tool':10} {'detector':9} {'cell':5} {'AUROC':>6} {'AUPRC':>6} {'fit s':>7} {'ms/img':>7} {'RSS MB':>7} {'bank':>6}"
     print(header)

@@ -112,7 +112,7 @@ class FeatureExtractor:
         if self.num_threads:
             torch.set_num_threads(self.num_threads)
         try:
-            bar = tqdm(total=len(images), desc="features", unit="img", disable=not progress, leave=False)
+            bar = tqdm(total=len(images), desc="features", unit="img", disable=None if progress else True, leave=False)
             with torch.inference_mode():
                 for start in range(0, len(images), self.batch_size):
                     chunk = images[start : start + self.batch_size]

@@ -106,6 +106,7 @@ def save_bundle(path: str | Path, bundle: Bundle) -> Path:
         save_file(tensors, str(tmp / TENSORS))
         write_thresholds_json(tmp / THRESHOLDS, {bundle.training.get("category") or "default": bundle.threshold})
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default))
+        _make_readable(tmp)
         if path.exists():
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -119,6 +120,15 @@ def save_bundle(path: str | Path, bundle: Bundle) -> Path:
         raise
     bundle.manifest = manifest
     return path
+
+
+def _make_readable(folder: Path) -> None:
+    """mkdtemp/mkstemp create owner-only entries; give the bundle the usual permissions."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(folder, 0o777 & ~umask)
+    for file in folder.iterdir():
+        os.chmod(file, 0o666 & ~umask)
 
 
 def _json_default(value: Any) -> Any:

@@ -113,7 +113,7 @@ def greedy_k_center(
             bound[b] = min_sq[lo:hi].max()
 
         add_centre(0, first)
-        for i in tqdm(range(1, k), desc="coreset", unit="centre", disable=not progress, leave=False):
+        for i in tqdm(range(1, k), desc="coreset", unit="centre", disable=None if progress else True, leave=False):
             while True:
                 b = int(torch.argmax(bound))
                 if seen[b] == i:
