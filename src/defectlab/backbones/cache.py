@@ -49,7 +49,7 @@ class FeatureCache:
             folder.mkdir(parents=True, exist_ok=True)
             for i, feats in zip(missing, computed):
                 _atomic_save(paths[i], feats.numpy())
-        if not images:
+        if len(images) == 0:
             return extractor.extract([])
         return torch.from_numpy(np.stack([np.load(p, allow_pickle=False) for p in paths]))
 

@@ -68,7 +68,10 @@ class FeatureExtractor:
                 f"choose from {', '.join(names)}"
             )
         out_indices = tuple(sorted(names.index(layer) for layer in layers))
-        self.net = FeatureListNet(model, out_indices=out_indices, flatten_sequential=True).eval()
+        # Nested feature modules (EfficientNet's "blocks.2") need one level of Sequential flattened;
+        # top-level ones (ResNet's "layer2") must stay whole or FeatureListNet cannot find them.
+        flatten = any("." in name for name in names)
+        self.net = FeatureListNet(model, out_indices=out_indices, flatten_sequential=flatten).eval()
         self.net = self.net.to(memory_format=torch.channels_last)
         self.channels = [model.feature_info[i]["num_chs"] for i in out_indices]
         self.strides = [model.feature_info[i]["reduction"] for i in out_indices]

@@ -81,7 +81,10 @@ def _read_weights_file(path: Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except Exception as exc:  # safetensors raises its own error types for a corrupt file
+            raise ModelError(f"cannot read weights file {path}: {exc}") from exc
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several unrelated types for a bad file
@@ -96,7 +99,9 @@ def create_backbone(name: str, weights: str | Path | None = "default") -> nn.Mod
     "random" (untrained, for tests), or a path to a state-dict file.
     """
     spec = get_spec(name)
-    model = timm.create_model(spec.timm_name, pretrained=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # "random" must be one fixed init: the feature cache and bundles key on the name
+        model = timm.create_model(spec.timm_name, pretrained=False)
     if weights == "random":
         return model.eval()
     if weights in (None, "default"):

@@ -146,6 +146,8 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         manifest = json.loads(file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"{file} is not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise ModelError(f"{file} is not a bundle manifest (expected a JSON object)")
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelError(
@@ -183,7 +185,10 @@ def load_bundle(path: str | Path, num_threads: int | None = None) -> Bundle:
         tensors = load_file(str(path / TENSORS))
     except Exception as exc:  # safetensors raises its own error types for corrupt files
         raise ModelError(f"cannot read {path / TENSORS}: {exc}") from exc
-    detector.load_state_tensors(tensors)
+    try:
+        detector.load_state_tensors(tensors)
+    except KeyError as exc:
+        raise ModelError(f"{path / TENSORS} lacks tensor {exc} needed by a {detector.kind} detector") from exc
     model = AnomalyModel(detector=detector, features=features, sigma=sigma, num_threads=num_threads)
     return Bundle(
         model=model,

@@ -58,18 +58,24 @@ def fit(
     samples = read_dataset(data, fmt, category)
     rule = "elpv" if fmt in ("elpv", "folder", "severstal", "neu") else "mvtec"
     split_path = split or out.with_name(f"{out.name}.split.json")
-    train, val, _ = apply(load_or_create_split(split_path, samples, rule, seed), samples)
-    params = {"coreset_ratio": coreset_ratio, "seed": seed} if detector == "patchcore" else {"seed": seed}
-    options = FitOptions(
-        detector=detector,
-        detector_params=params,
-        features=FeatureConfig(backbone, _split_csv(layers), image_size, weights=weights),
-        threshold=threshold,
-        seed=seed,
-        num_threads=threads,
-    )
-    bundle, seconds = fit_bundle(train, val, options, category=category or "", dataset=fmt, progress=True)
-    save_bundle(out, bundle)
+    new_split = not split_path.exists()
+    try:  # a failed fit leaves nothing behind: not even the split it drew
+        train, val, _ = apply(load_or_create_split(split_path, samples, rule, seed), samples)
+        params = {"coreset_ratio": coreset_ratio, "seed": seed} if detector == "patchcore" else {"seed": seed}
+        options = FitOptions(
+            detector=detector,
+            detector_params=params,
+            features=FeatureConfig(backbone, _split_csv(layers), image_size, weights=weights),
+            threshold=threshold,
+            seed=seed,
+            num_threads=threads,
+        )
+        bundle, seconds = fit_bundle(train, val, options, category=category or "", dataset=fmt, progress=True)
+        save_bundle(out, bundle)
+    except BaseException:
+        if new_split:
+            split_path.unlink(missing_ok=True)
+        raise
     typer.echo(
         f"fitted {detector} on {bundle.training['n_train']} images in {seconds:.1f} s; "
         f"threshold {bundle.threshold.value:.4g} ({bundle.threshold.method}); bundle: {out}; split: {split_path}"
@@ -185,7 +191,12 @@ def entry() -> None:
     except DefectLabError as exc:
         if _state["debug"]:
             raise
-        typer.echo(f"defectlab: error: {exc}", err=True)
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        typer.echo(f"defectlab: error: {message}", err=True)
         sys.exit(2)
+    except typer.TyperException as exc:  # usage errors: missing/bad option, unknown command, no arguments
+        if exc.format_message():  # empty when no arguments were given: the help was already printed
+            typer.echo(f"defectlab: error: {exc.format_message()} (see --help)", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
     except (typer.Exit, typer.Abort) as exc:
         sys.exit(getattr(exc, "exit_code", 1))
