@@ -29,6 +29,7 @@ from defectlab.calibration.thresholds_io import write_thresholds_json
 from defectlab.detectors.model import AnomalyModel
 from defectlab.detectors.registry import make_detector
 from defectlab.errors import ModelError
+from defectlab.fileio import default_mode
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -123,12 +124,10 @@ def save_bundle(path: str | Path, bundle: Bundle) -> Path:
 
 
 def _make_readable(folder: Path) -> None:
-    """mkdtemp/mkstemp create owner-only entries; give the bundle the usual permissions."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(folder, 0o777 & ~umask)
+    """mkdtemp creates an owner-only folder; give the bundle the usual permissions."""
+    os.chmod(folder, default_mode(directory=True))
     for file in folder.iterdir():
-        os.chmod(file, 0o666 & ~umask)
+        os.chmod(file, default_mode())
 
 
 def _json_default(value: Any) -> Any:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from defectlab.calibration.thresholds import Threshold
 from defectlab.errors import ConfigError, ModelError
+from defectlab.fileio import atomic_write_text
 
 FORMAT = "defectlab.thresholds"
 VERSION = 1
@@ -24,16 +24,7 @@ def write_thresholds_json(path: str | os.PathLike[str], thresholds: Mapping[str,
         "thresholds": {str(category): t.to_dict() for category, t in sorted(thresholds.items())},
     }
     text = json.dumps(document, indent=2, allow_nan=False) + "\n"
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    atomic_write_text(target, text)
 
 
 def read_thresholds_json(path: str | os.PathLike[str]) -> dict[str, Threshold]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ import numpy as np
 from defectlab import __version__
 from defectlab.data.sample import GOOD, Sample
 from defectlab.errors import ConfigError, DataError
+from defectlab.fileio import atomic_write_text
 
 RULES = ("elpv", "mvtec")
 DEFAULT_SEED = 42
@@ -52,18 +52,7 @@ class Split:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the split as JSON atomically (temp file in the same folder + os.replace)."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(asdict(self), stream, indent=1)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, json.dumps(asdict(self), indent=1))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Split:

@@ -8,7 +8,6 @@ import html
 import io
 import json
 import math
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ import numpy as np
 
 from defectlab.errors import DataError
 from defectlab.experiments.results import EvaluationResult
+from defectlab.fileio import atomic_write_bytes
 from defectlab.report import plots
 from defectlab.report.tables import html_table, markdown_table
 
@@ -39,16 +39,6 @@ class _Plot:
     path: str  # relative to the report folder
     caption: str
     png: bytes
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _jsonable(value: Any) -> Any:
@@ -173,6 +163,6 @@ def write_report(
 
     written = {}
     for name, data in files.items():
-        _write_atomic(out_dir / name, data)
+        atomic_write_bytes(out_dir / name, data)
         written[name] = out_dir / name
     return written
