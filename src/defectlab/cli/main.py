@@ -133,7 +133,7 @@ def score(
 
 @app.command()
 def synth(
-    out: Path = typer.Argument(..., help="Output folder (MVTec layout)."),
+    out: Path = typer.Argument(..., metavar="OUT", help="Output folder (MVTec layout)."),
     categories: str = typer.Option("texture,object", "--categories", help="Comma-separated kinds: texture, object."),
     n_train: int = typer.Option(40, "--n-train", help="Normal training images per category."),
     n_test_good: int = typer.Option(10, "--n-test-good", help="Normal test images per category."),
@@ -150,7 +150,7 @@ def synth(
 
 
 @app.command()
-def info(bundle_dir: Optional[Path] = typer.Argument(None, metavar="[BUNDLE]", help="Show this bundle's manifest.")) -> None:
+def info(bundle_dir: Optional[Path] = typer.Argument(None, metavar="BUNDLE", help="Show this bundle's manifest.")) -> None:
     """List backbones, detectors, dataset formats and versions (or describe a bundle)."""
     from defectlab.backbones.registry import list_backbones
     from defectlab.bundle.io import library_versions, read_manifest
@@ -168,7 +168,7 @@ def info(bundle_dir: Optional[Path] = typer.Argument(None, metavar="[BUNDLE]", h
 
 @app.command()
 def run(
-    config: Path = typer.Argument(..., help="Job config (YAML), e.g. configs/elpv.yaml."),
+    config: Path = typer.Argument(..., metavar="CONFIG", help="Job config (YAML), e.g. configs/elpv.yaml."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute features instead of using the cache."),
 ) -> None:
     """Run a configured job (the main job: configs/elpv.yaml) and write its report."""
