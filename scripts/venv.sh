@@ -21,9 +21,10 @@ if [ ! -f "$venv/.ready" ]; then
   rm -rf "$venv"
   echo "defectlab: creating virtual environment $venv (one time, about 3 minutes)" >&2
   "$py" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
+  quiet() { { grep -v "^WARNING: Location 'file:" || true; } >&2; }  # local index mirrors lack some packages
+  "$venv/bin/python" -m pip install --quiet --upgrade pip 2>&1 | quiet
   printf '%s\n' "$deps" > "$venv/requirements.txt"
-  "$venv/bin/python" -m pip install --quiet -r "$venv/requirements.txt" >&2
+  "$venv/bin/python" -m pip install --quiet -r "$venv/requirements.txt" 2>&1 | quiet
   touch "$venv/.ready"
 fi
 echo "$venv"
