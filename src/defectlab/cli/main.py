@@ -150,12 +150,36 @@ def synth(
 
 
 @app.command()
+def shift(
+    data: Path = typer.Argument(..., metavar="DATA", help="Clean dataset root (MVTec layout)."),
+    out: Path = typer.Argument(..., metavar="OUT", help="Output root for the shifted copy."),
+    corruption: Optional[str] = typer.Option(None, "--corruption", help="One corruption (see `defectlab info`)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="A preset, e.g. mvtec-shift."),
+    severity: int = typer.Option(3, "--severity", help="Severity 1..5 (with --corruption)."),
+    seed: int = typer.Option(42, "--seed", help="Seed; each image's shift depends on it and on the image's id."),
+    category: Optional[str] = typer.Option(None, "--category", help="Only this category (default: all)."),
+    split: Optional[Path] = typer.Option(None, "--split", help="Clean split JSON of --category to mirror."),
+) -> None:
+    """Write a shifted copy of a dataset: same folders, shifted images and masks, mirrored split."""
+    from defectlab.errors import ConfigError
+    from defectlab.shift.materialize import materialize_shift
+
+    if split is not None and category is None:
+        raise ConfigError("--split needs --category (the category the split belongs to)")
+    splits = {category: split} if split is not None and category is not None else None
+    materialize_shift(data, out, corruption, preset, severity, seed, [category] if category else None, splits, progress=True)
+    what = f"preset {preset}" if preset else f"{corruption} at severity {severity}"
+    typer.echo(f"wrote {what} (seed {seed}) of {data} to {out}")
+
+
+@app.command()
 def info(bundle_dir: Optional[Path] = typer.Argument(None, metavar="BUNDLE", help="Show this bundle's manifest.")) -> None:
     """List backbones, detectors, dataset formats and versions (or describe a bundle)."""
     from defectlab.backbones.registry import list_backbones
     from defectlab.bundle.io import library_versions, read_manifest
     from defectlab.data.formats import FORMATS
     from defectlab.detectors.registry import DETECTORS
+    from defectlab.shift import CORRUPTIONS, PRESETS
 
     if bundle_dir is not None:
         typer.echo(json.dumps(read_manifest(bundle_dir), indent=2))
@@ -163,6 +187,7 @@ def info(bundle_dir: Optional[Path] = typer.Argument(None, metavar="BUNDLE", hel
     typer.echo("backbones: " + ", ".join(list_backbones()))
     typer.echo("detectors: " + ", ".join(DETECTORS))
     typer.echo("dataset formats: " + ", ".join(FORMATS))
+    typer.echo("corruptions (severity 1-5): " + ", ".join(CORRUPTIONS) + "; presets: " + ", ".join(PRESETS))
     typer.echo("versions: " + ", ".join(f"{k} {v}" for k, v in library_versions().items()))
 
 
