@@ -196,11 +196,20 @@ def run(
     config: Path = typer.Argument(..., metavar="CONFIG", help="Job config (YAML), e.g. configs/elpv.yaml."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute features instead of using the cache."),
 ) -> None:
-    """Run a configured job (the main job: configs/elpv.yaml) and write its report."""
+    """Run a configured job: `job: detection` (the main job, configs/elpv.yaml) or `job: robustness`
+    (clean -> shifted -> adapted, configs/robustness.yaml)."""
     from defectlab.experiments.config import load_job_config
     from defectlab.experiments.detection_job import run_detection_job
+    from defectlab.experiments import robustness_job
     from defectlab.report.tables import text_table
 
+    kind, raw = robustness_job.read_job_kind(config)
+    if kind == "robustness":
+        rcfg = robustness_job.load_robustness_config(config, raw)
+        rows = robustness_job.run_robustness_job(rcfg, log=typer.echo)
+        typer.echo(robustness_job.text_table(rows))
+        typer.echo(f"results: {rcfg.output / 'robustness.csv'}")
+        return
     cfg = load_job_config(config)
     if no_cache:
         cfg.cache = False

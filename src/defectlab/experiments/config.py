@@ -92,7 +92,7 @@ def load_job_config(path: str | Path) -> DetectionJobConfig:
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(_TOP_KEYS))}")
     if raw.get("job", "detection") != "detection":
-        raise ConfigError(f"{path}: job {raw['job']!r} is not supported (only 'detection')")
+        raise ConfigError(f"{path}: job {raw['job']!r} is not supported (choose 'detection' or 'robustness')")
     dataset = _check_keys(_require(raw, "dataset", str(path)), "dataset", str(path))
     fmt = _require(dataset, "format", f"{path}: dataset")
     if fmt not in FORMATS:

@@ -33,7 +33,8 @@ def shifted_id(image_id: str) -> str:
     return str(PurePosixPath(image_id).with_suffix(".png"))
 
 
-def _shift_sample(sample: Sample, corruption: str | None, preset: str | None, severity: int, seed: int) -> Sample:
+def shift_sample(sample: Sample, corruption: str | None, preset: str | None, severity: int, seed: int) -> Sample:
+    """The sample with its image (and mask) shifted; the same sample and seed always give the same result."""
     s = image_seed(seed, sample.category, sample.id)
     if preset is not None:
         image, mask = apply_preset(sample.image, sample.mask, preset, s)
@@ -93,7 +94,7 @@ def materialize_shift(
         shutil.rmtree(partial, ignore_errors=True)
         try:
             for sample in tqdm(samples, desc=f"shift {category}", unit="img", disable=None if progress else True, leave=False):
-                _write(_shift_sample(sample, corruption, preset, severity, seed), partial)
+                _write(shift_sample(sample, corruption, preset, severity, seed), partial)
             shutil.rmtree(out / category, ignore_errors=True)  # only an empty folder can be here (checked above)
             os.replace(partial, out / category)
         except BaseException:
