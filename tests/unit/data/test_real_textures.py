@@ -1,7 +1,5 @@
 """Real-texture anomaly datasets: exact masks, determinism, MVTec layout, bad names."""
 
-import hashlib
-
 import numpy as np
 import pytest
 
@@ -9,13 +7,6 @@ from defectlab.data.mvtec import read_mvtec
 from defectlab.data.real_textures import DEFECTS, add_texture_defect, make_texture_dataset
 from defectlab.errors import ConfigError
 
-
-def _digest(root):
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*.png")):
-        h.update(p.relative_to(root).as_posix().encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 @pytest.mark.parametrize("kind", DEFECTS)
@@ -29,10 +20,10 @@ def test_mask_is_exactly_the_changed_pixels(kind):
     assert 0.005 < mask.mean() < 0.1
 
 
-def test_dataset_layout_and_determinism(tmp_path):
+def test_dataset_layout_and_determinism(tmp_path, tree_digest):
     make_texture_dataset(tmp_path / "a", "grass", n_train=4, n_test_good=2, n_per_defect=2, size=64, seed=1)
     make_texture_dataset(tmp_path / "b", "grass", n_train=4, n_test_good=2, n_per_defect=2, size=64, seed=1)
-    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")
     samples = read_mvtec(tmp_path / "a", "grass")
     assert sum(s.metadata["subset"] == "train" for s in samples) == 4
     defects = [s for s in samples if s.label == 1]

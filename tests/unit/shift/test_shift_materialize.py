@@ -1,7 +1,5 @@
 """Materialized shifted datasets: same layout, masks moved with images, determinism, mirrored splits."""
 
-import hashlib
-
 import numpy as np
 import pytest
 
@@ -20,13 +18,6 @@ def clean(tmp_path_factory):
     return root
 
 
-def _digest(root):
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*.png")):
-        h.update(p.relative_to(root).as_posix().encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()
-
 
 def test_flip_moves_images_and_masks_exactly(clean, tmp_path):
     out = materialize_shift(clean, tmp_path / "flip", corruption="hflip", seed=3)
@@ -40,11 +31,11 @@ def test_flip_moves_images_and_masks_exactly(clean, tmp_path):
     assert (out / "shift.json").is_file()
 
 
-def test_same_seed_same_bytes_and_layout(clean, tmp_path):
+def test_same_seed_same_bytes_and_layout(clean, tmp_path, tree_digest):
     a = materialize_shift(clean, tmp_path / "a", preset="mvtec-shift", seed=7)
     b = materialize_shift(clean, tmp_path / "b", preset="mvtec-shift", seed=7)
     c = materialize_shift(clean, tmp_path / "c", preset="mvtec-shift", seed=8)
-    assert _digest(a) == _digest(b) != _digest(c)
+    assert tree_digest(a) == tree_digest(b) != tree_digest(c)
     shifted = {s.id for s in read_mvtec(a, "texture")}
     assert shifted == {shifted_id(s.id) for s in read_mvtec(clean, "texture")}
 
