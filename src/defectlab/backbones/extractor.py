@@ -36,7 +36,7 @@ class FeatureConfig:
             "layers": list(self.resolved_layers()),
             "image_size": self.image_size,
             "pool_size": self.pool_size,
-            "weights": self.weights if self.weights in ("default", "random") else Path(self.weights).name,
+            "weights": self.weights if self.weights in ("default", "random") else str(Path(self.weights).resolve()),
         }
 
 

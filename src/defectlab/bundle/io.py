@@ -175,10 +175,10 @@ def load_bundle(path: str | Path, num_threads: int | None = None) -> Bundle:
         sigma = float(manifest["anomaly_map"]["sigma"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path / MANIFEST} is incomplete or malformed: {exc!r}") from exc
-    if features.weights not in ("default", "random"):
+    if features.weights not in ("default", "random") and not Path(features.weights).is_file():
         raise ModelError(
-            f"{path} was trained with a custom weights file ({features.weights}); "
-            "loading such bundles needs that file (not supported yet)"
+            f"{path} was trained with the backbone weights file {features.weights}, which is not there: "
+            "put the same file at that path"
         )
     try:
         tensors = load_file(str(path / TENSORS))
