@@ -147,4 +147,4 @@ def test_config_defaults_and_dict(tmp_path) -> None:
     assert config.resolved_layers() == ("blocks.2", "blocks.4")
     assert FeatureConfig(backbone="resnet18").resolved_layers() == ("layer2", "layer3")
     d = FeatureConfig(weights=str(tmp_path / "dir" / "w.pth")).to_dict()
-    assert d == {"backbone": "efficientnet_lite0", "layers": ["blocks.2", "blocks.4"], "image_size": 224, "pool_size": 3, "weights": "w.pth"}
+    assert d == {"backbone": "efficientnet_lite0", "layers": ["blocks.2", "blocks.4"], "image_size": 224, "pool_size": 3, "weights": str((tmp_path / "dir" / "w.pth").resolve())}
