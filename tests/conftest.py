@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+import torch
 
 
 def _tree_digest(root: Path) -> str:
@@ -20,3 +21,12 @@ def _tree_digest(root: Path) -> str:
 def tree_digest() -> Callable[[Path], str]:
     """Content hash of a written dataset, to compare two runs byte for byte."""
     return _tree_digest
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module: on a shared 2-core machine torch's thread pool otherwise stalls badly."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -90,9 +90,6 @@ def to_efficientnet_pytorch():
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: on a shared 2-core machine torch's thread pool otherwise stalls badly."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_torch_thread(one_torch_thread):
+    """Every test module here runs with one torch thread (see tests/conftest.py)."""
     yield
-    torch.set_num_threads(previous)
