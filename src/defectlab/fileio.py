@@ -1,10 +1,14 @@
-"""Atomic file writes: a temporary file in the target folder, fsync, then rename."""
+"""File output helpers: atomic writes (temporary file in the target folder, fsync, rename) and JSON-ready values."""
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 
 def default_mode(directory: bool = False) -> int:
@@ -34,3 +38,18 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """UTF-8 text version of `atomic_write_bytes`."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types; NaN/inf become null, tuples lists, numpy scalars Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)

@@ -199,16 +199,18 @@ def run(
     """Run a configured job: `job: detection` (the main job, configs/elpv.yaml) or `job: robustness`
     (clean -> shifted -> adapted, configs/robustness.yaml)."""
     from defectlab.experiments.config import load_job_config
+    from defectlab.backbones.cache import FeatureCache, default_cache_dir
+    from defectlab.experiments import robustness
     from defectlab.experiments.detection_job import run_detection_job
-    from defectlab.experiments import robustness_job
     from defectlab.report.tables import text_table
 
-    kind, raw = robustness_job.read_job_kind(config)
+    kind, raw = robustness.read_job_kind(config)
     if kind == "robustness":
-        rcfg = robustness_job.load_robustness_config(config, raw)
-        rows = robustness_job.run_robustness_job(rcfg, log=typer.echo)
-        typer.echo(robustness_job.text_table(rows))
-        typer.echo(f"results: {rcfg.output / 'robustness.csv'}")
+        rcfg = robustness.load_robustness_config(config, raw)
+        cache = None if no_cache else FeatureCache(default_cache_dir())
+        study = robustness.run_robustness_job(rcfg, log=typer.echo, cache=cache)
+        typer.echo(robustness.text_table(study))
+        typer.echo(f"report: {rcfg.output / 'report.html'}")
         return
     cfg = load_job_config(config)
     if no_cache:
@@ -216,6 +218,16 @@ def run(
     results = run_detection_job(cfg, log=typer.echo)
     typer.echo(text_table(results))
     typer.echo(f"report: {cfg.output / 'report.html'}")
+
+
+@app.command()
+def report(
+    results_dir: Path = typer.Argument(..., metavar="RESULTS_DIR", help="Robustness results directory (holds results.json)."),
+) -> None:
+    """Rebuild the robustness report (report.html, summary.md, plots/, tables/) from saved results."""
+    from defectlab.report.robustness_report import write_robustness_report
+
+    typer.echo(write_robustness_report(results_dir))
 
 
 def entry() -> None:

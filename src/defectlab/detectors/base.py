@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from defectlab.errors import DataError, NotFittedError
+from defectlab.errors import DataError, ModelError, NotFittedError
 
 
 @dataclass
@@ -36,6 +36,11 @@ class Detector(ABC):
     @abstractmethod
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> "Detector":
         """Restore learned state written by `state_tensors`."""
+
+    def adapt(self, features: torch.Tensor) -> "Detector":
+        """A copy that also accepts `features` (a few normal images of a new domain) as normal,
+        without refitting from scratch. Detectors without a few-shot update raise ModelError."""
+        raise ModelError(f"{type(self).__name__} has no few-shot adaptation")
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters (JSON-serializable)."""

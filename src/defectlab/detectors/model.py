@@ -12,7 +12,7 @@ from defectlab.backbones.cache import FeatureCache
 from defectlab.backbones.extractor import FeatureConfig, FeatureExtractor
 from defectlab.components.anomaly_map import to_anomaly_map
 from defectlab.detectors.base import Detector
-from defectlab.errors import DataError
+from defectlab.errors import ConfigError, DataError
 
 
 @dataclass
@@ -43,6 +43,13 @@ class AnomalyModel:
         if self._extractor is None:
             self._extractor = FeatureExtractor(self.features, self.batch_size, self.num_threads)
         return self._extractor
+
+    def share_extractor(self, extractor: FeatureExtractor) -> "AnomalyModel":
+        """Use an already-built extractor (same feature config), e.g. one shared by many models."""
+        if extractor.config != self.features:
+            raise ConfigError(f"extractor config {extractor.config} differs from the model's {self.features}")
+        self._extractor = extractor
+        return self
 
     def extract(self, images: Sequence[np.ndarray], progress: bool = False) -> torch.Tensor:
         """Patch features of `images`, through the cache when one is set."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
 
 from defectlab.components.anomaly_map import top_k_mean
-from defectlab.components.gaussian import fit_gaussians, mahalanobis
+from defectlab.components.gaussian import fit_gaussians, map_adapt_gaussians, mahalanobis
 from defectlab.detectors.base import Detector, check_features
 from defectlab.errors import ConfigError, DataError
 
@@ -21,6 +22,7 @@ class PaDiM(Detector):
     regularization: float = 0.01
     aggregation: str = "max"
     top_k: int = 10
+    relevance: float = 16.0  # few-shot adaptation: prior strength of the fitted Gaussians, in images
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -52,6 +54,17 @@ class PaDiM(Detector):
         distances = mahalanobis(_positions(features[:, self.channels_].float()), self.mean_, self.inv_cov_)
         image_scores = top_k_mean(distances, self.top_k) if self.aggregation == "topk" else distances.max(1).values
         return image_scores, distances.view(n, h, w)
+
+    def adapt(self, features: torch.Tensor) -> "PaDiM":
+        """A copy whose Gaussians are MAP-updated towards `features` (k normal images of a new
+        domain), weight k / (k + relevance); see `map_adapt_gaussians`."""
+        self.check_fitted()
+        check_features(features, "PaDiM.adapt")
+        adapted = copy.copy(self)
+        adapted.mean_, adapted.inv_cov_ = map_adapt_gaussians(
+            self.mean_, self.inv_cov_, _positions(features[:, self.channels_].float()), self.relevance, self.regularization
+        )
+        return adapted
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         self.check_fitted()

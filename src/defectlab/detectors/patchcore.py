@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import torch
@@ -59,6 +60,16 @@ class PatchCore(Detector):
         self.memory_bank_ = patches[chosen].contiguous()
         self._build_index()
         return self
+
+    def adapt(self, features: torch.Tensor) -> "PatchCore":
+        """A copy whose memory bank also holds every patch of `features` (few-shot adaptation:
+        k normal images of the new domain join the bank whole, not subsampled)."""
+        self.check_fitted()
+        check_features(features, "PatchCore.adapt", channels=self.memory_bank_.shape[1])
+        adapted = copy.copy(self)
+        adapted.memory_bank_ = torch.cat([self.memory_bank_, _to_patches(features)]).contiguous()
+        adapted._build_index()
+        return adapted
 
     def _build_index(self) -> None:
         index_cls = INDEXES[self.index]

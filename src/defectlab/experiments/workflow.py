@@ -19,7 +19,7 @@ from defectlab.detectors.registry import make_detector
 from defectlab.errors import ConfigError, DataError
 from defectlab.experiments.results import EvaluationResult, Example
 from defectlab.metrics.bootstrap import bootstrap_ci
-from defectlab.metrics.image import auprc, auroc, threshold_metrics
+from defectlab.metrics.image import auprc, auroc, f1_at, threshold_metrics
 from defectlab.metrics.pixel import aupro, pixel_auroc
 
 THRESHOLD_METHODS = ("auto", "f1", "mean_std", "quantile")
@@ -126,7 +126,8 @@ def _resized_masks(samples: Sequence[Sample], size: int) -> np.ndarray | None:
     return np.stack(masks)
 
 
-def _resized_image(image: np.ndarray, size: int) -> np.ndarray:
+def resized_image(image: np.ndarray, size: int) -> np.ndarray:
+    """uint8 image resized (antialiased bilinear) to size x size, as the model sees it."""
     t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
     t = F.interpolate(t, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return t[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
@@ -165,7 +166,10 @@ def evaluate_bundle(
         metrics["pixel_auroc"] = pixel_auroc(masks, prediction.maps)
         metrics["aupro"] = aupro(masks, prediction.maps)
     intervals = {}
-    for name, fn in (("image_auroc", auroc), ("image_auprc", auprc)):
+    def f1_at_threshold(y: np.ndarray, s: np.ndarray) -> float:
+        return f1_at(y, s, threshold.value)
+
+    for name, fn in (("image_auroc", auroc), ("image_auprc", auprc), ("image_f1", f1_at_threshold)):
         ci = bootstrap_ci(fn, labels, scores, n_resamples=n_bootstrap, seed=seed, stratify=True)
         intervals[name] = (ci.low, ci.high)
     order = np.argsort(-scores, kind="stable")
@@ -173,7 +177,7 @@ def evaluate_bundle(
 
     def example(i: int) -> Example:
         s = test[i]
-        return Example(s.id, _resized_image(s.image, size), prediction.maps[i], float(scores[i]), int(s.label))
+        return Example(s.id, resized_image(s.image, size), prediction.maps[i], float(scores[i]), int(s.label))
 
     n = min(n_examples, len(test))
     return EvaluationResult(

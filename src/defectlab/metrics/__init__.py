@@ -1,6 +1,7 @@
 """Metrics: pure functions from arrays to floats (higher score = more anomalous)."""
 
 from defectlab.metrics.bootstrap import ConfidenceInterval, PairedTest, bootstrap_ci, paired_bootstrap_test
+from defectlab.metrics.delong import DeLongResult, delong_ci, delong_test
 from defectlab.metrics.image import (
     ThresholdMetrics,
     auprc,
@@ -15,6 +16,7 @@ from defectlab.metrics.pixel import aupro, pixel_auroc
 
 __all__ = [
     "ConfidenceInterval",
+    "DeLongResult",
     "PairedTest",
     "ThresholdMetrics",
     "aupro",
@@ -22,6 +24,8 @@ __all__ = [
     "auroc",
     "bootstrap_ci",
     "confusion_matrix",
+    "delong_ci",
+    "delong_test",
     "f1_at",
     "paired_bootstrap_test",
     "pixel_auroc",

@@ -94,14 +94,22 @@ def _tile_title(example: Example) -> str:
 
 
 def overlay_grid_png(result: EvaluationResult, alpha: float = 0.5) -> bytes:
-    """Most and least anomalous examples: per group one row of images, one of overlays.
-
-    All overlays share one colour scale (min/max over the shown maps) so tiles compare.
-    """
+    """Most and least anomalous examples: per group one row of images, one of overlays."""
     groups = [(name, ex) for name, ex in (("most anomalous", result.most_anomalous),
                                           ("least anomalous", result.least_anomalous)) if ex]
     if not groups:
         raise DataError(f"{result.name} has no examples to show")
+    return example_grid_png(f"{result.name}: examples (top: image, below: anomaly overlay)", groups, alpha)
+
+
+def example_grid_png(title: str, groups: Sequence[tuple[str, Sequence[Example]]], alpha: float = 0.5) -> bytes:
+    """Per group one row of images and one of overlays.
+
+    All overlays share one colour scale (min/max over the shown maps) so tiles compare.
+    """
+    groups = [(name, ex) for name, ex in groups if ex]
+    if not groups:
+        raise DataError(f"{title}: no examples to show")
     maps = [np.asarray(e.anomaly_map, dtype=np.float64) for _, ex in groups for e in ex]
     vmin = min(float(np.nanmin(m)) for m in maps)
     vmax = max(float(np.nanmax(m)) for m in maps)
@@ -118,5 +126,5 @@ def overlay_grid_png(result: EvaluationResult, alpha: float = 0.5) -> bytes:
             bottom.imshow(overlay(example.image, example.anomaly_map, alpha=alpha, vmin=vmin, vmax=vmax))
         axes[2 * g, 0].text(-0.08, 0.5, name, transform=axes[2 * g, 0].transAxes, rotation=90,
                             ha="right", va="center", fontsize=9)
-    fig.suptitle(f"{result.name}: examples (top: image, below: anomaly overlay)", fontsize=10)
+    fig.suptitle(title, fontsize=10)
     return _png(fig)

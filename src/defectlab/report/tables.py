@@ -1,4 +1,5 @@
-"""The results table (one row per result) as Markdown, HTML and fixed-width terminal text."""
+"""The results table (one row per result) as Markdown, HTML and fixed-width terminal text,
+and the generic Markdown/HTML grids it is rendered with."""
 
 from __future__ import annotations
 
@@ -22,12 +23,17 @@ def fmt(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def with_interval(value: float | None, low: float | None, high: float | None, digits: int = 3) -> str:
+    """`value [low, high]`, or just the value (or —) when it or the interval is undefined."""
+    text = fmt(value, digits)
+    if text == MISSING or fmt(low) == MISSING or fmt(high) == MISSING:
+        return text
+    return f"{text} [{fmt(low, digits)}, {fmt(high, digits)}]"
+
+
 def _auroc_cell(result: EvaluationResult) -> str:
-    value = fmt(result.metrics.get("image_auroc"))
     low, high = result.intervals.get("image_auroc", (None, None))
-    if value == MISSING or fmt(low) == MISSING or fmt(high) == MISSING:
-        return value
-    return f"{value} [{fmt(low)}, {fmt(high)}]"
+    return with_interval(result.metrics.get("image_auroc"), low, high)
 
 
 def table_rows(results: Sequence[EvaluationResult]) -> list[list[str]]:
@@ -49,13 +55,22 @@ def table_rows(results: Sequence[EvaluationResult]) -> list[list[str]]:
     return rows
 
 
-def markdown_table(results: Sequence[EvaluationResult]) -> str:
-    """GitHub-flavoured Markdown table; numeric columns right-aligned, pipes escaped."""
+def _numeric_columns() -> list[bool]:
+    return [False] * _TEXT_COLUMNS + [True] * (len(HEADER) - _TEXT_COLUMNS)
+
+
+def markdown_grid(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[bool]) -> str:
+    """GitHub-flavoured Markdown table of string cells; `numeric` columns right-aligned, pipes escaped."""
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
-    align = ["---"] * _TEXT_COLUMNS + ["---:"] * (len(HEADER) - _TEXT_COLUMNS)
-    return "\n".join([line(HEADER), "|" + "|".join(align) + "|"] + [line(row) for row in table_rows(results)])
+    align = ["---:" if n else "---" for n in numeric]
+    return "\n".join([line(header), "|" + "|".join(align) + "|"] + [line(row) for row in rows])
+
+
+def markdown_table(results: Sequence[EvaluationResult]) -> str:
+    """GitHub-flavoured Markdown table; numeric columns right-aligned, pipes escaped."""
+    return markdown_grid(HEADER, table_rows(results), _numeric_columns())
 
 
 def text_table(results: Sequence[EvaluationResult]) -> str:
@@ -71,12 +86,18 @@ def text_table(results: Sequence[EvaluationResult]) -> str:
     return "\n".join([line(rows[0]), rule] + [line(row) for row in rows[1:]])
 
 
-def html_table(results: Sequence[EvaluationResult]) -> str:
-    """HTML <table> with every cell escaped; numeric cells carry class="num"."""
+def html_grid(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[bool]) -> str:
+    """HTML <table class="results"> of string cells, every cell escaped; `numeric` cells carry class="num"."""
+    attrs = [' class="num"' if n else "" for n in numeric]
+
     def cells(row: Sequence[str], tag: str) -> str:
-        attrs = [""] * _TEXT_COLUMNS + [' class="num"'] * (len(HEADER) - _TEXT_COLUMNS)
         return "".join(f"<{tag}{a}>{html.escape(c)}</{tag}>" for a, c in zip(attrs, row))
 
-    head = f"<thead><tr>{cells(HEADER, 'th')}</tr></thead>"
-    body = "".join(f"<tr>{cells(row, 'td')}</tr>" for row in table_rows(results))
+    head = f"<thead><tr>{cells(header, 'th')}</tr></thead>"
+    body = "".join(f"<tr>{cells(row, 'td')}</tr>" for row in rows)
     return f'<table class="results">{head}<tbody>{body}</tbody></table>'
+
+
+def html_table(results: Sequence[EvaluationResult]) -> str:
+    """HTML <table> with every cell escaped; numeric cells carry class="num"."""
+    return html_grid(HEADER, table_rows(results), _numeric_columns())

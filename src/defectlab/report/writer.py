@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import io
 import json
-import math
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,8 +15,9 @@ import numpy as np
 
 from defectlab.errors import DataError
 from defectlab.experiments.results import EvaluationResult
-from defectlab.fileio import atomic_write_bytes
+from defectlab.fileio import atomic_write_bytes, jsonable
 from defectlab.report import plots
+from defectlab.report.html_page import CSS, Plot, figure_html
 from defectlab.report.tables import html_table, markdown_table
 
 HOW_TO_READ = (
@@ -32,28 +30,6 @@ HOW_TO_READ = (
     "normal and anomalous scores should separate on either side of the dashed threshold; in the "
     "example grids, the overlay should light up on the defect and stay cool on good images."
 )
-
-
-@dataclass(frozen=True)
-class _Plot:
-    path: str  # relative to the report folder
-    caption: str
-    png: bytes
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types; NaN/inf become null, tuples lists, numpy scalars Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
 
 
 def _slugs(results: list[EvaluationResult]) -> list[str]:
@@ -79,26 +55,26 @@ def _scores_csv(result: EvaluationResult) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _make_plots(results: list[EvaluationResult], slugs: list[str]) -> tuple[list[_Plot], list[str]]:
+def _make_plots(results: list[EvaluationResult], slugs: list[str]) -> tuple[list[Plot], list[str]]:
     """The figures and notes on what was skipped and why."""
-    figures: list[_Plot] = []
+    figures: list[Plot] = []
     notes: list[str] = []
     skipped = [r.name for r in results if not plots.has_both_classes(r)]
     if skipped:
         notes.append(f"ROC and PR curves skipped for {', '.join(skipped)}: the test set has only one class.")
     if len(skipped) < len(results):
-        figures.append(_Plot("plots/roc.png", "ROC curves", plots.roc_png(results)))
-        figures.append(_Plot("plots/pr.png", "Precision-recall curves", plots.pr_png(results)))
+        figures.append(Plot("plots/roc.png", "ROC curves", plots.roc_png(results)))
+        figures.append(Plot("plots/pr.png", "Precision-recall curves", plots.pr_png(results)))
     for r, slug in zip(results, slugs):
-        figures.append(_Plot(f"plots/hist_{slug}.png", f"Score histogram: {r.name}", plots.histogram_png(r)))
+        figures.append(Plot(f"plots/hist_{slug}.png", f"Score histogram: {r.name}", plots.histogram_png(r)))
         if r.most_anomalous or r.least_anomalous:
-            figures.append(_Plot(f"plots/examples_{slug}.png", f"Examples: {r.name}", plots.overlay_grid_png(r)))
+            figures.append(Plot(f"plots/examples_{slug}.png", f"Examples: {r.name}", plots.overlay_grid_png(r)))
         else:
             notes.append(f"No example images were kept for {r.name}.")
     return figures, notes
 
 
-def _markdown(title: str, created: str, results: list[EvaluationResult], figures: list[_Plot], notes: list[str]) -> str:
+def _markdown(title: str, created: str, results: list[EvaluationResult], figures: list[Plot], notes: list[str]) -> str:
     lines = [f"# {title}", "", f"Created {created}. All numbers: `metrics.json`; self-contained report with plots: `report.html`.", "",
              markdown_table(results), ""]
     lines += [f"> {note}" for note in notes] + ([""] if notes else [])
@@ -106,31 +82,17 @@ def _markdown(title: str, created: str, results: list[EvaluationResult], figures
     return "\n".join(lines)
 
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}
-table.results{border-collapse:collapse;margin:1em 0}
-table.results th,table.results td{border:1px solid #ccc;padding:.3em .6em}
-table.results th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}
-figure{margin:1.5em 0}figure img{max-width:100%}figcaption{color:#555;font-size:.9em}
-.note{color:#8a5a00}pre{background:#f7f7f7;padding:1em;overflow:auto}
-"""
-
-
-def _html(title: str, created: str, results: list[EvaluationResult], figures: list[_Plot], notes: list[str],
+def _html(title: str, created: str, results: list[EvaluationResult], figures: list[Plot], notes: list[str],
           meta: dict[str, Any]) -> str:
     esc = html.escape
-    figure_html = "".join(
-        f'<figure><img alt="{esc(p.caption)}" src="data:image/png;base64,{base64.b64encode(p.png).decode("ascii")}">'
-        f"<figcaption>{esc(p.caption)}</figcaption></figure>"
-        for p in figures
-    )
+    figures_html = "".join(figure_html(p) for p in figures)
     note_html = "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
     details = esc(json.dumps(meta, indent=2, ensure_ascii=False))
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
-        f"<style>{_CSS}</style></head><body><h1>{esc(title)}</h1><p>Created {esc(created)}.</p>"
+        f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1><p>Created {esc(created)}.</p>"
         f"<h2>Results</h2>{html_table(results)}{note_html}<h2>How to read this</h2><p>{esc(HOW_TO_READ)}</p>"
-        f"<h2>Plots</h2>{figure_html}"
+        f"<h2>Plots</h2>{figures_html}"
         f"<details><summary>Config and provenance</summary><pre>{details}</pre></details></body></html>\n"
     )
 
@@ -155,8 +117,8 @@ def write_report(
     files: dict[str, bytes] = {p.path: p.png for p in figures}
     for r, slug in zip(results, slugs):
         files[f"{slug}_scores.csv"] = _scores_csv(r)
-    meta = _jsonable({"title": title, "config": config, "provenance": provenance})
-    metrics = {**meta, "results": _jsonable([r.summary() for r in results])}
+    meta = jsonable({"title": title, "config": config, "provenance": provenance})
+    metrics = {**meta, "results": jsonable([r.summary() for r in results])}
     files["metrics.json"] = json.dumps(metrics, indent=2, allow_nan=False, ensure_ascii=False).encode("utf-8")
     files["summary.md"] = _markdown(title, created, results, figures, notes).encode("utf-8")
     files["report.html"] = _html(title, created, results, figures, notes, meta).encode("utf-8")

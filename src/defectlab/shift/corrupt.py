@@ -16,16 +16,18 @@ CORRUPTIONS: tuple[str, ...] = tuple(
 )
 """Every corruption name, geometric first."""
 
+_GEOMETRIC_RECIPE: tuple[tuple[str, int], ...] = (("rotation", 3), ("resized_crop", 3))
+_PHOTOMETRIC_RECIPE: tuple[tuple[str, int], ...] = (
+    ("brightness", 3),
+    ("contrast", 3),
+    ("saturation", 3),
+    ("gaussian_blur", 3),
+    ("gaussian_noise", 3),
+)
 _PRESETS: dict[str, tuple[tuple[str, int], ...]] = {
-    "mvtec-shift": (
-        ("rotation", 3),
-        ("resized_crop", 3),
-        ("brightness", 3),
-        ("contrast", 3),
-        ("saturation", 3),
-        ("gaussian_blur", 3),
-        ("gaussian_noise", 3),
-    ),
+    "mvtec-shift": _GEOMETRIC_RECIPE + _PHOTOMETRIC_RECIPE,
+    "mvtec-shift-geometric": _GEOMETRIC_RECIPE,
+    "mvtec-shift-photometric": _PHOTOMETRIC_RECIPE,
 }
 PRESETS: tuple[str, ...] = tuple(_PRESETS)
 """Every preset name."""

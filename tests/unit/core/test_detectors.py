@@ -260,3 +260,38 @@ def test_make_detector_unknown_kind_or_param_is_config_error() -> None:
         make_detector("patchcore", {"n_neighbours": 3})
     with pytest.raises(ConfigError):
         make_detector("padim", {"aggregation": "median"})
+
+
+# ---------------------------------------------------------------- few-shot adaptation
+
+
+def test_adapt_accepts_the_new_domain_and_leaves_the_original_alone(make, train) -> None:
+    detector = make().fit(train)
+    new_domain = normal_features(12, seed=5) * 0.5 + 3.0  # shifted and rescaled normals
+    before_shift, _ = detector.score(new_domain[6:])
+    before_clean, _ = detector.score(train[:4])
+    adapted = detector.adapt(new_domain[:6])
+    after_shift, _ = adapted.score(new_domain[6:])
+    assert float(after_shift.mean()) < 0.5 * float(before_shift.mean())
+    # the original detector is unchanged
+    assert torch.equal(detector.score(new_domain[6:])[0], before_shift)
+    # a defect in the new domain still stands out after adaptation
+    defect_scores, _ = adapted.score(with_defect(new_domain[6:], shift=12.0))
+    assert bool((defect_scores > after_shift).all())
+    assert before_clean.shape == (4,)
+
+
+def test_patchcore_adapt_adds_every_patch_of_the_shots(train) -> None:
+    detector = PatchCore(coreset_ratio=0.1, projection_dim=4).fit(train)
+    shots = normal_features(3, seed=9)
+    adapted = detector.adapt(shots)
+    assert len(adapted.memory_bank_) == len(detector.memory_bank_) + 3 * H * W
+    scores, patches = adapted.score(shots)
+    assert float(patches.abs().max()) < 1e-3  # every shot patch is in the bank
+
+
+def test_adapt_before_fit_and_with_bad_features_fails(train) -> None:
+    with pytest.raises(NotFittedError):
+        PatchCore().adapt(train)
+    with pytest.raises(DataError):
+        PatchCore(coreset_ratio=0.25, projection_dim=4).fit(train).adapt(train[:, :3])

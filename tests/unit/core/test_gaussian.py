@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.spatial.distance import mahalanobis as scipy_mahalanobis
 
-from defectlab.components.gaussian import fit_gaussians, mahalanobis
+from defectlab.components.gaussian import fit_gaussians, map_adapt_gaussians, mahalanobis
 
 
 @pytest.mark.parametrize(("n", "positions", "d", "reg"), [(30, 5, 4, 0.01), (8, 3, 6, 0.5), (2, 2, 3, 0.01)])
@@ -49,3 +49,43 @@ def test_mahalanobis_is_zero_at_the_mean_and_euclidean_for_identity() -> None:
     x = torch.randn(5, 3, 4)
     assert torch.allclose(mahalanobis(mean[None], mean, inv), torch.zeros(1, 3), atol=1e-6)
     assert torch.allclose(mahalanobis(x, mean, inv), (x - mean).norm(dim=-1), atol=1e-5)
+
+
+def _numpy_map_update(prior_mean, prior_cov, x, relevance, reg):
+    """Reference: the GMM-UBM MAP formulas written per position in numpy."""
+    k = len(x)
+    a = k / (k + relevance)
+    means, covs = [], []
+    for p in range(x.shape[1]):
+        xs = x[:, p, :]
+        m = a * xs.mean(0) + (1 - a) * prior_mean[p]
+        second = a * (xs.T @ xs) / k + (1 - a) * (prior_cov[p] + np.outer(prior_mean[p], prior_mean[p]))
+        means.append(m)
+        covs.append(second - np.outer(m, m) + a * reg * np.eye(len(m)))
+    return np.array(means), np.array(covs)
+
+
+def test_map_adaptation_matches_the_reference_formulas():
+    rng = np.random.default_rng(0)
+    source = torch.from_numpy(rng.normal(size=(40, 3, 4))).float()
+    target = torch.from_numpy(rng.normal(2.0, 1.5, size=(6, 3, 4))).float()
+    mean, inv = fit_gaussians(source, 0.01)
+    new_mean, new_inv = map_adapt_gaussians(mean, inv, target, relevance=16.0, regularization=0.01)
+    ref_mean, ref_cov = _numpy_map_update(mean.double().numpy(), np.linalg.inv(inv.double().numpy()),
+                                          target.double().numpy(), 16.0, 0.01)
+    np.testing.assert_allclose(new_mean.numpy(), ref_mean, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.inv(new_inv.double().numpy()), ref_cov, rtol=1e-3, atol=1e-4)
+
+
+def test_map_adaptation_moves_towards_the_new_domain_with_more_samples():
+    rng = np.random.default_rng(1)
+    source = torch.from_numpy(rng.normal(size=(50, 2, 3))).float()
+    mean, inv = fit_gaussians(source)
+    target = torch.from_numpy(rng.normal(5.0, 1.0, size=(64, 2, 3))).float()
+    shifts = [float(map_adapt_gaussians(mean, inv, target[:k])[0].mean()) for k in (1, 4, 16, 64)]
+    assert shifts == sorted(shifts) and shifts[0] > float(mean.mean()) and shifts[-1] < 5.0
+    # no samples: unchanged; huge k: the new domain's own moments
+    same_mean, same_inv = map_adapt_gaussians(mean, inv, target[:0])
+    assert torch.equal(same_mean, mean) and torch.equal(same_inv, inv)
+    far_mean, _ = map_adapt_gaussians(mean, inv, target, relevance=1e-6)
+    np.testing.assert_allclose(far_mean.numpy(), target.mean(0).numpy(), atol=1e-4)

@@ -15,7 +15,20 @@ MASK[8:20, 10:30] = 1
 
 
 def test_presets_listed() -> None:
-    assert PRESETS == ("mvtec-shift",)
+    assert PRESETS == ("mvtec-shift", "mvtec-shift-geometric", "mvtec-shift-photometric")
+
+
+@pytest.mark.parametrize("half", ["mvtec-shift-geometric", "mvtec-shift-photometric"])
+def test_halves_compose_to_the_full_recipe(half: str) -> None:
+    geometric, geo_mask = apply_preset(IMAGE, MASK, "mvtec-shift-geometric", seed=4)
+    full, full_mask = apply_preset(IMAGE, MASK, "mvtec-shift", seed=4)
+    both, both_mask = apply_preset(geometric, geo_mask, "mvtec-shift-photometric", seed=4)
+    assert both.tobytes() == full.tobytes()
+    assert both_mask is not None and full_mask is not None and both_mask.tobytes() == full_mask.tobytes()
+    out, out_mask = apply_preset(IMAGE, MASK, half, seed=4)
+    assert out_mask is not None
+    # only the geometric half moves the mask
+    assert (out_mask.tobytes() == MASK.tobytes()) == (half == "mvtec-shift-photometric")
 
 
 def test_mvtec_shift_contract_and_determinism() -> None:
