@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -29,7 +26,7 @@ from defectlab.calibration.thresholds_io import write_thresholds_json
 from defectlab.detectors.model import AnomalyModel
 from defectlab.detectors.registry import make_detector
 from defectlab.errors import ModelError
-from defectlab.fileio import default_mode
+from defectlab.fileio import atomic_write_directory
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -100,34 +97,16 @@ def save_bundle(path: str | Path, bundle: Bundle) -> Path:
         "training": bundle.training,
         "versions": library_versions(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+
+    def write(folder: Path) -> None:
         tensors = {k: v.contiguous() for k, v in model.detector.state_tensors().items()}
-        save_file(tensors, str(tmp / TENSORS))
-        write_thresholds_json(tmp / THRESHOLDS, {bundle.training.get("category") or "default": bundle.threshold})
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default))
-        _make_readable(tmp)
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        save_file(tensors, str(folder / TENSORS))
+        write_thresholds_json(folder / THRESHOLDS, {bundle.training.get("category") or "default": bundle.threshold})
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default))
+
+    atomic_write_directory(path, write)
     bundle.manifest = manifest
     return path
-
-
-def _make_readable(folder: Path) -> None:
-    """mkdtemp creates an owner-only folder; give the bundle the usual permissions."""
-    os.chmod(folder, default_mode(directory=True))
-    for file in folder.iterdir():
-        os.chmod(file, default_mode())
 
 
 def _json_default(value: Any) -> Any:

@@ -91,7 +91,7 @@ def make_split(samples: Sequence[Sample], rule: str = "elpv", seed: int = DEFAUL
         for ids, part in zip((train, val, test), parts, strict=True):
             ids.extend(sample.id for sample in part)
     created = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "defectlab": __version__}
-    return Split(train, val, test, seed, rule, _category_name(samples), created)
+    return Split(train, val, test, seed, rule, category_name(samples), created)
 
 
 def apply(split: Split, samples: Sequence[Sample]) -> tuple[list[Sample], list[Sample], list[Sample]]:
@@ -116,7 +116,7 @@ def load_or_create_split(
         split.save(path)
         return split
     split = Split.load(path)
-    wanted = {"rule": rule, "seed": seed, "category": _category_name(samples)}
+    wanted = {"rule": rule, "seed": seed, "category": category_name(samples)}
     for key, value in wanted.items():
         stored = getattr(split, key)
         if stored != value:
@@ -167,6 +167,6 @@ def _index_by_id(samples: Sequence[Sample]) -> dict[str, Sample]:
     return by_id
 
 
-def _category_name(samples: Sequence[Sample]) -> str | None:
+def category_name(samples: Sequence[Sample]) -> str | None:
     categories = sorted({sample.category for sample in samples})
     return "+".join(categories) if categories else None

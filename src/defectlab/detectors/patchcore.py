@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import torch
@@ -14,6 +16,7 @@ from defectlab.detectors.base import Detector, check_features
 from defectlab.errors import ConfigError
 
 SAMPLERS = ("greedy", "random")
+MEMO_SIZE = 8  # feature batches whose nearest-neighbour results a detector remembers
 AGGREGATIONS = ("max", "topk")
 
 
@@ -35,6 +38,7 @@ class PatchCore(Detector):
     num_neighbors: int = 9
     aggregation: str = "topk"
     top_k: int = 10
+    adapt_ratio: float = 0.1  # few-shot adaptation: coreset share of the new images' patches
     seed: int = 42
     num_threads: int | None = field(default=None, compare=False)
 
@@ -45,13 +49,16 @@ class PatchCore(Detector):
             raise ConfigError(f"unknown index {self.index!r}; choose one of {', '.join(INDEXES)}")
         if self.aggregation not in AGGREGATIONS:
             raise ConfigError(f"unknown aggregation {self.aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
+        if not 0 < self.adapt_ratio <= 1:
+            raise ConfigError(f"adapt_ratio must be in (0, 1], got {self.adapt_ratio}")
         if self.reweight and self.aggregation != "max":
             raise ConfigError("reweight applies to the max patch score: use aggregation='max' with reweight=True")
 
-    def _make_sampler(self) -> GreedyCoresetSampler | RandomSampler:
+    def _make_sampler(self, ratio: float | None = None) -> GreedyCoresetSampler | RandomSampler:
+        ratio = self.coreset_ratio if ratio is None else ratio
         if self.sampler == "random":
-            return RandomSampler(self.coreset_ratio, self.seed)
-        return GreedyCoresetSampler(self.coreset_ratio, self.projection_dim, self.seed)
+            return RandomSampler(ratio, self.seed)
+        return GreedyCoresetSampler(ratio, self.projection_dim, self.seed)
 
     def fit(self, features: torch.Tensor, progress: bool = False) -> "PatchCore":
         check_features(features, "PatchCore.fit")
@@ -62,16 +69,54 @@ class PatchCore(Detector):
         return self
 
     def adapt(self, features: torch.Tensor) -> "PatchCore":
-        """A copy whose memory bank also holds every patch of `features` (few-shot adaptation:
-        k normal images of the new domain join the bank whole, not subsampled)."""
+        """A copy whose memory bank also holds a coreset of the patches of `features` (few-shot
+        adaptation: k normal images of the new domain), subsampled with this detector's sampler at
+        `adapt_ratio` (on ELPV mono -> poly a 10% coreset of the shots scores as well as all their
+        patches and keeps the bank, hence the search, ten times smaller).
+
+        The copy searches only the added rows and takes the minimum with this detector's nearest
+        distances, which are memoized per feature batch: scoring one test set after adapting with
+        k = 1, 5, 10, ... costs one full search, not one per k. Results are exact.
+        """
         self.check_fitted()
         check_features(features, "PatchCore.adapt", channels=self.memory_bank_.shape[1])
+        patches = _to_patches(features)
+        if self.adapt_ratio < 1.0:
+            patches = patches[self._make_sampler(self.adapt_ratio).select(patches)]
         adapted = copy.copy(self)
-        adapted.memory_bank_ = torch.cat([self.memory_bank_, _to_patches(features)]).contiguous()
+        adapted.memory_bank_ = torch.cat([self.memory_bank_, patches]).contiguous()
         adapted._build_index()
+        adapted.parent_ = self
+        adapted.added_index_ = INDEXES[self.index]().fit(patches.contiguous())
         return adapted
 
+    def _nearest(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Distance (Q,) to and bank row (Q,) of each patch's nearest bank entry, memoized by content."""
+        key = hashlib.blake2b(patches.numpy().data, digest_size=16).hexdigest()
+        memo: OrderedDict = self.nearest_memo_
+        if key in memo:
+            memo.move_to_end(key)
+            return memo[key]
+        parent: PatchCore | None = getattr(self, "parent_", None)
+        if parent is None:
+            dist, nearest = self.index_.search(patches, 1)
+            result = (dist[:, 0], nearest[:, 0])
+        else:
+            base_dist, base_nearest = parent._nearest(patches)
+            added_dist, added_nearest = self.added_index_.search(patches, 1)
+            closer = added_dist[:, 0] < base_dist
+            result = (torch.where(closer, added_dist[:, 0], base_dist),
+                      torch.where(closer, added_nearest[:, 0] + len(parent.memory_bank_), base_nearest))
+        memo[key] = result
+        if len(memo) > MEMO_SIZE:
+            memo.popitem(last=False)
+        return result
+
     def _build_index(self) -> None:
+        """Index the memory bank; forget any adaptation parent and remembered search results."""
+        self.__dict__.pop("parent_", None)
+        self.__dict__.pop("added_index_", None)
+        self.nearest_memo_ = OrderedDict()
         index_cls = INDEXES[self.index]
         self.index_ = index_cls(num_threads=self.num_threads) if self.index == "faiss" else index_cls()
         self.index_.fit(self.memory_bank_)
@@ -81,14 +126,14 @@ class PatchCore(Detector):
         check_features(features, "PatchCore.score", channels=self.memory_bank_.shape[1])
         n, _, h, w = features.shape
         patches = _to_patches(features)
-        dist, nearest = self.index_.search(patches, 1)
-        patch_scores = dist[:, 0].view(n, h * w)
+        dist, nearest = self._nearest(patches)
+        patch_scores = dist.view(n, h * w)
         if self.aggregation == "topk":
             image_scores = top_k_mean(patch_scores, self.top_k)
         else:
             image_scores = patch_scores.max(1).values
         if self.reweight:
-            image_scores = image_scores * self._isolation_weights(patches.view(n, h * w, -1), patch_scores, nearest[:, 0].view(n, -1))
+            image_scores = image_scores * self._isolation_weights(patches.view(n, h * w, -1), patch_scores, nearest.view(n, -1))
         return image_scores, patch_scores.view(n, h, w)
 
     def _isolation_weights(self, patches: torch.Tensor, patch_scores: torch.Tensor, nearest: torch.Tensor) -> torch.Tensor:

@@ -37,7 +37,7 @@ def _raw(tmp_path, **overrides):
         "cross_shift": True,
         "ablations": {"coreset_ratio": [0.1], "aggregation": ["max"], "layers": [["blocks.2"]],
                       "shifts": [{"preset": "mvtec-shift-photometric"}]},
-        "severity": {"corruptions": ["brightness"], "levels": [1, 5]},
+        "severity": {"corruptions": ["brightness"], "levels": [1, 5], "categories": ["texture"]},
         "embeddings": {"shift": {"preset": "mvtec-shift"}, "per_image": 4, "method": "pca"},
         "gallery": 2,
         "bootstrap": 20,
@@ -63,6 +63,7 @@ def test_every_phase_is_recorded(study_dir):
     tmp_path, study, logs = study_dir
     records = [e.record for e in study.evaluations]
     assert {r["phase"] for r in records} == PHASES
+    assert {r["category"] for r in records if r["phase"] == "severity"} == {"texture"}
     assert len({r["id"] for r in records}) == len(records)
     assert any(line.startswith("[1/") for line in logs)  # per-phase progress
     total = len(study.steps)
@@ -153,6 +154,8 @@ def test_rerun_reuses_the_cached_models(study_dir, monkeypatch):
         ({"severity": {"corruptions": ["warp"]}}, "severity.corruptions"),
         ({"severity": {"corruptions": ["hflip"], "levels": [6]}}, "1..5"),
         ({"embeddings": {"shift": {"preset": "mvtec-shift"}, "method": "umap"}}, "tsne or pca"),
+        ({"ablations": {"aggregation": ["max"], "categories": ["cable"]}}, "ablations.categories"),
+        ({"severity": {"corruptions": ["hflip"], "categories": "texture"}}, "severity.categories"),
     ],
 )
 def test_config_errors(tmp_path, overrides, needle):
@@ -172,3 +175,14 @@ def test_job_kind(tmp_path):
     assert read_job_kind(path)[0] == "robustness"
     path.write_text(": : not yaml [")
     assert read_job_kind(path) == ("detection", {})
+
+
+@pytest.mark.parametrize("name", ["robustness.yaml", "robustness-full.yaml"])
+def test_shipped_configs_are_valid(name):
+    from pathlib import Path
+
+    path = Path(__file__).parents[3] / "configs" / name
+    kind, raw = read_job_kind(path)
+    config = load_robustness_config(path, raw)
+    assert kind == "robustness" and config.categories == ["mono", "poly"] and config.data_format == "elpv"
+    assert config.few_shot and config.cross_domain and config.global_model and config.cross_shift and config.severity

@@ -281,8 +281,8 @@ def test_adapt_accepts_the_new_domain_and_leaves_the_original_alone(make, train)
     assert before_clean.shape == (4,)
 
 
-def test_patchcore_adapt_adds_every_patch_of_the_shots(train) -> None:
-    detector = PatchCore(coreset_ratio=0.1, projection_dim=4).fit(train)
+def test_patchcore_adapt_adds_every_patch_of_the_shots_at_ratio_one(train) -> None:
+    detector = PatchCore(coreset_ratio=0.1, projection_dim=4, adapt_ratio=1.0).fit(train)
     shots = normal_features(3, seed=9)
     adapted = detector.adapt(shots)
     assert len(adapted.memory_bank_) == len(detector.memory_bank_) + 3 * H * W
@@ -290,8 +290,50 @@ def test_patchcore_adapt_adds_every_patch_of_the_shots(train) -> None:
     assert float(patches.abs().max()) < 1e-3  # every shot patch is in the bank
 
 
+def test_patchcore_adapt_adds_a_coreset_of_the_shots(train) -> None:
+    detector = PatchCore(coreset_ratio=0.1, projection_dim=4, adapt_ratio=0.25).fit(train)
+    shots = normal_features(4, seed=9)
+    adapted = detector.adapt(shots)
+    added = adapted.memory_bank_[len(detector.memory_bank_):]
+    assert len(added) == 4 * H * W // 4
+    shot_patches = shots.permute(0, 2, 3, 1).reshape(-1, C)
+    exact = torch.cdist(added, shot_patches, compute_mode="donot_use_mm_for_euclid_dist")
+    assert bool((exact.min(1).values < 1e-6).all())  # rows of the shots
+
+
+def test_patchcore_adapt_ratio_is_checked() -> None:
+    with pytest.raises(ConfigError, match="adapt_ratio"):
+        PatchCore(adapt_ratio=0.0)
+
+
 def test_adapt_before_fit_and_with_bad_features_fails(train) -> None:
     with pytest.raises(NotFittedError):
         PatchCore().adapt(train)
     with pytest.raises(DataError):
         PatchCore(coreset_ratio=0.25, projection_dim=4).fit(train).adapt(train[:, :3])
+
+
+def test_patchcore_adapted_scores_equal_a_bank_searched_whole(train) -> None:
+    detector = PatchCore(coreset_ratio=0.1, projection_dim=4, adapt_ratio=0.5).fit(train)
+    queries = with_defect(normal_features(5, seed=11))
+    detector.score(queries)  # memoizes the parent's nearest distances for these queries
+    adapted = detector.adapt(normal_features(3, seed=12) + 1.0)
+    twice = adapted.adapt(normal_features(2, seed=13) - 1.0)  # adapting an adapted detector
+    for model in (adapted, twice):
+        reference = PatchCore(coreset_ratio=0.1, projection_dim=4, index="torch")
+        reference.load_state_tensors({"memory_bank": model.memory_bank_})
+        got, got_maps = model.score(queries)
+        want, want_maps = reference.score(queries)
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(got_maps, want_maps, rtol=1e-4, atol=1e-4)
+
+
+def test_patchcore_memo_never_mixes_up_inputs(train) -> None:
+    detector = PatchCore(coreset_ratio=0.1, projection_dim=4).fit(train)
+    a, b = normal_features(2, seed=20), with_defect(normal_features(2, seed=20))
+    first_a, first_b = detector.score(a)[0], detector.score(b)[0]
+    assert not torch.equal(first_a, first_b)
+    assert torch.equal(detector.score(a)[0], first_a) and torch.equal(detector.score(b)[0], first_b)
+    refit = PatchCore(coreset_ratio=0.1, projection_dim=4).fit(train)
+    refit.fit(train * 2.0)  # a new fit forgets remembered results
+    assert not torch.equal(refit.score(a)[0], first_a)

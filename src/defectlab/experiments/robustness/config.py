@@ -53,6 +53,7 @@ class AblationConfig:
     layers: list[tuple[str, ...]] = field(default_factory=list)
     aggregation: list[str] = field(default_factory=list)
     shifts: list[ShiftSpec] = field(default_factory=list)
+    categories: list[str] | None = None  # None: every category
 
 
 @dataclass
@@ -62,6 +63,7 @@ class SeverityConfig:
     corruptions: list[str]
     levels: list[int]
     adapted: bool = False
+    categories: list[str] | None = None  # None: every category
 
 
 @dataclass
@@ -144,7 +146,7 @@ def _shift_list(values: Any, where: str) -> list[ShiftSpec]:
 
 
 def _ablations(section: Any, where: str) -> AblationConfig:
-    raw = _check_keys(section, {"coreset_ratio", "layers", "aggregation", "shifts"}, where)
+    raw = _check_keys(section, {"coreset_ratio", "layers", "aggregation", "shifts", "categories"}, where)
     ratios = [float(r) for r in raw.get("coreset_ratio") or []]
     if any(not 0 < r <= 1 for r in ratios):
         raise ConfigError(f"{where}.coreset_ratio: ratios must be in (0, 1], got {ratios}")
@@ -152,7 +154,8 @@ def _ablations(section: Any, where: str) -> AblationConfig:
     if set(aggregations) - {"max", "topk"}:
         raise ConfigError(f"{where}.aggregation: choose from max, topk; got {aggregations}")
     layers = [tuple(entry) if isinstance(entry, list) else (str(entry),) for entry in raw.get("layers") or []]
-    return AblationConfig(ratios, layers, aggregations, _shift_list(raw.get("shifts") or [], f"{where}.shifts"))
+    return AblationConfig(ratios, layers, aggregations, _shift_list(raw.get("shifts") or [], f"{where}.shifts"),
+                          raw.get("categories"))
 
 
 def _features(section: Any, where: str) -> FeatureConfig:
@@ -163,6 +166,13 @@ def _features(section: Any, where: str) -> FeatureConfig:
         image_size=int(feats.get("image_size", 224)),
         weights=str(feats.get("weights", "default")),
     )
+
+
+def _check_subset(chosen: Any, categories: list[str | None], where: str) -> None:
+    if chosen is None:
+        return
+    if not isinstance(chosen, list) or not chosen or set(chosen) - set(categories):
+        raise ConfigError(f"{where}: expected a list of the dataset's categories ({categories}), got {chosen!r}")
 
 
 def load_robustness_config(path: Path, raw: dict[str, Any]) -> RobustnessConfig:
@@ -217,7 +227,7 @@ def load_robustness_config(path: Path, raw: dict[str, Any]) -> RobustnessConfig:
         config.cross_domain = CrossDomainConfig(_positive_ints(cross.get("k", [1, 5, 10, 20]), f"{where}: cross_domain.k"),
                                                 None if fraction is None else float(fraction))
     if raw.get("severity"):
-        sev = _check_keys(raw["severity"], {"corruptions", "levels", "adapted"}, f"{where}: severity")
+        sev = _check_keys(raw["severity"], {"corruptions", "levels", "adapted", "categories"}, f"{where}: severity")
         names = list(sev.get("corruptions") or [])
         unknown = [n for n in names if n not in CORRUPTIONS]
         if not names or unknown:
@@ -225,7 +235,7 @@ def load_robustness_config(path: Path, raw: dict[str, Any]) -> RobustnessConfig:
         levels = _positive_ints(sev.get("levels", [1, 2, 3, 4, 5]), f"{where}: severity.levels")
         if max(levels) > 5:
             raise ConfigError(f"{where}: severity.levels must be within 1..5, got {levels}")
-        config.severity = SeverityConfig(names, levels, bool(sev.get("adapted", False)))
+        config.severity = SeverityConfig(names, levels, bool(sev.get("adapted", False)), sev.get("categories"))
     if raw.get("embeddings"):
         emb = _check_keys(raw["embeddings"], {"shift", "per_image", "method", "max_points"}, f"{where}: embeddings")
         if emb.get("method", "tsne") not in ("tsne", "pca"):
@@ -233,6 +243,9 @@ def load_robustness_config(path: Path, raw: dict[str, Any]) -> RobustnessConfig:
         config.embeddings = EmbeddingConfig(_shift_spec(emb.get("shift"), f"{where}: embeddings.shift"),
                                             int(emb.get("per_image", 8)), emb.get("method", "tsne"),
                                             int(emb.get("max_points", 3000)))
+    for section, chosen in (("ablations", config.ablations.categories),
+                            ("severity", (config.severity.categories if config.severity else None))):
+        _check_subset(chosen, config.categories, f"{where}: {section}.categories")
     return config
 
 
