@@ -17,7 +17,10 @@ from defectlab.errors import ConfigError, DataError
 
 @dataclass
 class Prediction:
-    """Image scores (N,) and pixel anomaly maps (N, S, S) at the model's image size."""
+    """Image scores (N,) and pixel anomaly maps (N, S, S) at the model's image size.
+
+    `maps` is an empty (N, 0, 0) array when the prediction was asked without maps.
+    """
 
     scores: np.ndarray
     maps: np.ndarray
@@ -64,17 +67,19 @@ class AnomalyModel:
         self.detector.fit(self.extract(images, progress=progress), progress=progress)
         return self
 
-    def predict_features(self, features: torch.Tensor) -> Prediction:
-        """Scores and maps from precomputed features."""
+    def predict_features(self, features: torch.Tensor, with_maps: bool = True) -> Prediction:
+        """Scores and maps from precomputed features (`with_maps=False` skips the map upsampling and smoothing)."""
         scores, patches = self.detector.score(features)
+        if not with_maps:
+            return Prediction(scores.numpy().astype(np.float64), np.zeros((len(scores), 0, 0), np.float32))
         maps = to_anomaly_map(patches, self.features.image_size, self.sigma)
         return Prediction(scores.numpy().astype(np.float64), maps.numpy())
 
-    def predict(self, images: Sequence[np.ndarray], progress: bool = False) -> Prediction:
+    def predict(self, images: Sequence[np.ndarray], progress: bool = False, with_maps: bool = True) -> Prediction:
         """Scores and anomaly maps for `images`, batch by batch."""
         if len(images) == 0:
             raise DataError("no images to score")
         if self.cache is not None:
-            return self.predict_features(self.extract(images, progress=progress))
-        parts = [self.predict_features(f) for f in self.extractor.batches(images, progress=progress)]
+            return self.predict_features(self.extract(images, progress=progress), with_maps)
+        parts = [self.predict_features(f, with_maps) for f in self.extractor.batches(images, progress=progress)]
         return Prediction(np.concatenate([p.scores for p in parts]), np.concatenate([p.maps for p in parts]))

@@ -144,8 +144,10 @@ def evaluate_bundle(
     """Score `test` with the bundle and compute image and (where masks exist) pixel metrics."""
     if not test:
         raise DataError("the test set is empty")
+    masks = _resized_masks(test, bundle.model.features.image_size)
     start = time.perf_counter()
-    prediction: Prediction = bundle.model.predict([s.image for s in test], progress=progress)
+    with_maps = masks is not None or n_examples > 0  # maps cost more than the scores; skip them when unused
+    prediction: Prediction = bundle.model.predict([s.image for s in test], progress=progress, with_maps=with_maps)
     ms_per_image = 1000.0 * (time.perf_counter() - start) / len(test)
     labels = np.array([s.label for s in test])
     scores = prediction.scores
@@ -161,7 +163,6 @@ def evaluate_bundle(
         "pixel_auroc": None,
         "aupro": None,
     }
-    masks = _resized_masks(test, bundle.model.features.image_size)
     if masks is not None:
         metrics["pixel_auroc"] = pixel_auroc(masks, prediction.maps)
         metrics["aupro"] = aupro(masks, prediction.maps)

@@ -86,3 +86,18 @@ def test_extractor_is_built_lazily_once(random_config) -> None:
     model = AnomalyModel(PatchCore(), random_config)
     assert model._extractor is None
     assert model.extractor is model.extractor
+
+
+def test_predict_without_maps_gives_the_same_scores() -> None:
+    import numpy as np
+
+    from defectlab.backbones.extractor import FeatureConfig
+    from defectlab.detectors.model import AnomalyModel
+    from defectlab.detectors.padim import PaDiM
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (40, 40, 3), dtype=np.uint8) for _ in range(4)]
+    model = AnomalyModel(PaDiM(n_features=8), FeatureConfig(image_size=32, weights="random")).fit(images)
+    full, lean = model.predict(images), model.predict(images, with_maps=False)
+    np.testing.assert_array_equal(full.scores, lean.scores)
+    assert full.maps.shape == (4, 32, 32) and lean.maps.shape == (4, 0, 0)
