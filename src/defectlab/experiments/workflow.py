@@ -57,11 +57,13 @@ def fit_bundle(
     category: str = "",
     dataset: str = "",
     progress: bool = False,
+    extra: Sequence[Sample] = (),
 ) -> tuple[Bundle, float]:
     """Fit a detector on the normal training samples, calibrate thresholds; returns (bundle, fit seconds).
 
     Calibration uses `val` when it holds normal images, otherwise a seeded holdout of the
-    training normals (the detector is then fitted on the rest).
+    training normals (the detector is then fitted on the rest). `extra` normal images (e.g. further
+    augmented copies of the training normals) join the fit only, never the calibration holdout.
     """
     if options.threshold not in THRESHOLD_METHODS:
         raise ConfigError(f"unknown threshold method {options.threshold!r}; choose one of {', '.join(THRESHOLD_METHODS)}")
@@ -77,7 +79,7 @@ def fit_bundle(
             features=options.features,
             num_threads=options.num_threads,
         )
-    images = [s.image for s in normals]
+    images = [s.image for s in normals] + [s.image for s in extra if s.label == 0]
     start = time.perf_counter()
     model.fit(images, progress=progress)
     fit_seconds = time.perf_counter() - start
@@ -95,7 +97,7 @@ def fit_bundle(
         training={
             "dataset": dataset,
             "category": category,
-            "n_train": len(normals),
+            "n_train": len(images),
             "n_calibration": len(calibration),
             "calibration": "validation set" if val and any(s.label == 0 for s in val) else f"holdout {options.holdout:.0%} of training normals",
             "fingerprint": training_fingerprint(images),

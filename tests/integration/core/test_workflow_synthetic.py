@@ -66,6 +66,15 @@ def test_holdout_calibration_when_there_is_no_validation_set(texture_split) -> N
     assert bundle.score_stats["normal_std"] >= 0
 
 
+def test_extra_normals_join_the_fit_but_never_the_calibration(texture_split) -> None:
+    train, _ = texture_split
+    extra = [replace(s, image=np.ascontiguousarray(s.image[:, ::-1]), id=f"{s.id}#flip") for s in train[:3]]
+    bundle, _ = fit_bundle(train, [], _options(holdout=0.2, seed=3), category="texture", extra=extra)
+    fit_part, _ = split_holdout(train, 0.2, 3)
+    assert bundle.training["n_train"] == 16 + 3 and bundle.training["n_calibration"] == 4
+    assert bundle.training["fingerprint"] == training_fingerprint([s.image for s in fit_part + extra])
+
+
 def test_validation_with_anomalies_gives_f1_threshold(texture_split) -> None:
     train, test = texture_split
     val = test[::2]

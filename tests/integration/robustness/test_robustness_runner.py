@@ -155,6 +155,7 @@ def test_rerun_reuses_the_cached_models(study_dir, monkeypatch):
         ({"severity": {"corruptions": ["hflip"], "levels": [6]}}, "1..5"),
         ({"embeddings": {"shift": {"preset": "mvtec-shift"}, "method": "umap"}}, "tsne or pca"),
         ({"ablations": {"aggregation": ["max"], "categories": ["cable"]}}, "ablations.categories"),
+        ({"adapt_draws": 0}, "adapt_draws"),
         ({"severity": {"corruptions": ["hflip"], "categories": "texture"}}, "severity.categories"),
     ],
 )
@@ -186,3 +187,21 @@ def test_shipped_configs_are_valid(name):
     config = load_robustness_config(path, raw)
     assert kind == "robustness" and config.categories == ["mono", "poly"] and config.data_format == "elpv"
     assert config.few_shot and config.cross_domain and config.global_model and config.cross_shift and config.severity
+
+
+def test_extra_draws_are_further_seeded_copies_of_the_training_normals(study_dir):
+    from defectlab.backbones.cache import image_digest
+    from defectlab.experiments.robustness.config import ShiftSpec
+    from defectlab.experiments.robustness.study import Study
+
+    tmp_path, _, _ = study_dir
+    spec = ShiftSpec(preset="mvtec-shift")
+    study = Study(_config(tmp_path, adapt_draws=3), log=lambda _: None)
+    normals = study.clean("texture").train_normals
+    draws = study.extra_draws("texture", spec)
+    assert len(draws) == 2 * len(normals) and len({s.id for s in draws}) == len(draws)
+    first = {image_digest(s.image) for s in study.shifted("texture", spec).train_normals}
+    digests = [image_digest(s.image) for s in draws]
+    assert not first & set(digests) and len(set(digests)) == len(digests)
+    assert digests == [image_digest(s.image) for s in study.extra_draws("texture", spec)]  # deterministic
+    assert Study(_config(tmp_path), log=lambda _: None).extra_draws("texture", spec) == []

@@ -93,6 +93,7 @@ class RobustnessConfig:
     severity: SeverityConfig | None = None
     embeddings: EmbeddingConfig | None = None
     gallery: int = 8
+    adapt_draws: int = 1  # shifted copies of each training normal in the adapted refit
     seed: int = 42
     n_bootstrap: int = 200
     raw: dict[str, Any] = field(default_factory=dict)
@@ -101,7 +102,7 @@ class RobustnessConfig:
 TOP_KEYS = {
     "job", "name", "output", "dataset", "detectors", "detector_params", "features", "shifts", "few_shot",
     "global_model", "cross_domain", "cross_shift", "ablations", "severity", "embeddings", "gallery", "seed",
-    "bootstrap",
+    "bootstrap", "adapt_draws",
 }
 
 
@@ -209,6 +210,7 @@ def load_robustness_config(path: Path, raw: dict[str, Any]) -> RobustnessConfig:
         cross_shift=bool(raw.get("cross_shift", False)),
         ablations=_ablations(raw.get("ablations"), f"{where}: ablations"),
         gallery=int(raw.get("gallery", 8)),
+        adapt_draws=int(raw.get("adapt_draws", 1)),
         seed=int(raw.get("seed", 42)),
         n_bootstrap=int(raw.get("bootstrap", 200)),
         raw=raw,
@@ -243,6 +245,8 @@ def load_robustness_config(path: Path, raw: dict[str, Any]) -> RobustnessConfig:
         config.embeddings = EmbeddingConfig(_shift_spec(emb.get("shift"), f"{where}: embeddings.shift"),
                                             int(emb.get("per_image", 8)), emb.get("method", "tsne"),
                                             int(emb.get("max_points", 3000)))
+    if config.adapt_draws < 1:
+        raise ConfigError(f"{where}: adapt_draws must be a positive integer, got {config.adapt_draws}")
     for section, chosen in (("ablations", config.ablations.categories),
                             ("severity", (config.severity.categories if config.severity else None))):
         _check_subset(chosen, config.categories, f"{where}: {section}.categories")

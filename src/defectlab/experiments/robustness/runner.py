@@ -121,7 +121,7 @@ def _clean_and_shifts(study: Study, category: str | None, kind: str) -> Bundle:
         shifted = study.shifted(category, spec)
         degraded = study.evaluate(bundle, shifted.test, category=label, phase="shift_no_adaptation", shift=spec.name,
                                   train=f"{label}/clean")
-        adapted_bundle = study.fit(shifted.train, shifted.val, study.options(kind), label)
+        adapted_bundle = study.fit(shifted.train, shifted.val, study.options(kind), label, study.extra_draws(category, spec))
         adapted = study.evaluate(adapted_bundle, shifted.test, category=label, phase="shift_adapted", shift=spec.name,
                                  train=f"{label}/{spec.name}", gallery=True)
         study.log(f"    {spec.name}: image AUROC clean {_f(result)} -> shifted {_f(degraded)} -> adapted {_f(adapted)}")
@@ -170,7 +170,7 @@ def _cross_shift(study: Study, category: str | None, kind: str) -> None:
     label = category or "all"
     for train_spec in study.config.shifts:
         shifted = study.shifted(category, train_spec)
-        bundle = study.fit(shifted.train, shifted.val, study.options(kind), label)
+        bundle = study.fit(shifted.train, shifted.val, study.options(kind), label, study.extra_draws(category, train_spec))
         for test_spec in study.config.shifts:
             if test_spec == train_spec:
                 continue

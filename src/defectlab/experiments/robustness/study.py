@@ -118,6 +118,16 @@ class Study:
         self._shifted[key] = have
         return have
 
+    def extra_draws(self, category: str | None, spec: ShiftSpec) -> list[Sample]:
+        """Further shifted copies of the training normals (draws 2..N of `adapt_draws`, each from its own
+        seed) for refits that should see more of the shift's variety than one copy per image."""
+        out = []
+        for draw in range(2, self.config.adapt_draws + 1):
+            for s in self.clean(category).train_normals:
+                shifted = shift_sample(s, spec.corruption, spec.preset, spec.severity, self.config.seed + draw - 1)
+                out.append(replace(shifted, id=f"{shifted.id}#draw{draw}"))
+        return out
+
     def forget_shifts(self) -> None:
         """Free the shifted images held in memory (features stay cached on disk)."""
         self._shifted.clear()
@@ -139,9 +149,13 @@ class Study:
             self._extractors[model.features] = model.extractor
         return model.share_extractor(self._extractors[model.features])
 
-    def fit(self, train: Sequence[Sample], val: Sequence[Sample], options: FitOptions, category: str) -> Bundle:
-        """A fitted, calibrated bundle; loaded from the model cache when the same fit was done before."""
-        key = _fit_key(train, val, options)
+    def fit(
+        self, train: Sequence[Sample], val: Sequence[Sample], options: FitOptions, category: str,
+        extra: Sequence[Sample] = (),
+    ) -> Bundle:
+        """A fitted, calibrated bundle; loaded from the model cache when the same fit was done before.
+        `extra` normals join the fit only (never the calibration holdout)."""
+        key = _fit_key([*train, *extra], val, options)
         path = self.output / "models" / key
         if path.is_dir():
             try:
@@ -151,7 +165,7 @@ class Study:
                 return bundle
             except ModelError:
                 pass  # unreadable cache entry: refit and overwrite
-        bundle, _ = fit_bundle(train, val, options, model=self.new_model(options), category=category)
+        bundle, _ = fit_bundle(train, val, options, model=self.new_model(options), category=category, extra=extra)
         save_bundle(path, bundle)
         return bundle
 
