@@ -31,6 +31,7 @@ from defectlab.experiments.robustness.config import RobustnessConfig, ShiftSpec
 from defectlab.experiments.robustness.study import CLEAN, HEADLINE, Evaluation, Study
 from defectlab.fileio import atomic_write_bytes, atomic_write_text, jsonable
 from defectlab.metrics.delong import delong_test
+from defectlab.report.robustness_report import write_robustness_report
 
 
 def run_robustness_job(
@@ -329,8 +330,6 @@ def comparisons(evaluations: list[Evaluation]) -> list[dict[str, Any]]:
 
 def write_results(study: Study) -> None:
     """results.json (the contract read by `defectlab report`), robustness.csv, and the report."""
-    from defectlab.report.robustness_report import write_robustness_report
-
     config = study.config
     embeddings = [{"category": c or "all", "file": f"embeddings/{c or 'all'}.npz"} for c in config.categories
                   if (study.output / "embeddings" / f"{c or 'all'}.npz").is_file()] if config.embeddings else []
