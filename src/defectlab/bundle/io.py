@@ -1,6 +1,8 @@
 """Model bundles: a directory with manifest.json, detector tensors (safetensors) and thresholds.json.
 
-Loading needs no training data and no pickle; writing is atomic (temp dir + rename).
+Loading needs no training data and no pickle; writing is atomic (temp dir + rename). The
+manifest's ``kind`` tells anomaly-detector bundles (this module) from classifier bundles
+(:mod:`defectlab.classifiers.bundle`), which share the manifest format version.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 TENSORS = "detector.safetensors"
 THRESHOLDS = "thresholds.json"
+DETECTOR_KIND = "anomaly_detector"
+CLASSIFIER_KIND = "classifier"
+KINDS = (DETECTOR_KIND, CLASSIFIER_KIND)
 
 
 @dataclass
@@ -84,7 +89,7 @@ def save_bundle(path: str | Path, bundle: Bundle) -> Path:
     spec = get_spec(model.features.backbone)
     manifest = {
         "format_version": FORMAT_VERSION,
-        "kind": "anomaly_detector",
+        "kind": DETECTOR_KIND,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "backbone": model.features.to_dict(),
         "image_size": model.features.image_size,
@@ -135,10 +140,20 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def bundle_kind(path: str | Path) -> str:
+    """The kind of bundle at `path` (one of KINDS), from its checked manifest."""
+    kind = read_manifest(path).get("kind")
+    if kind not in KINDS:
+        raise ModelError(f"{Path(path) / MANIFEST} has unknown bundle kind {kind!r}; known kinds: {', '.join(KINDS)}")
+    return kind
+
+
 def load_bundle(path: str | Path, num_threads: int | None = None) -> Bundle:
-    """Load a bundle written by `save_bundle`."""
+    """Load an anomaly-detector bundle written by `save_bundle`."""
     path = Path(path)
     manifest = read_manifest(path)
+    if manifest.get("kind") == CLASSIFIER_KIND:
+        raise ModelError(f"{path} is a classifier bundle, not an anomaly-detector bundle")
     try:
         backbone = manifest["backbone"]
         features = FeatureConfig(

@@ -20,7 +20,7 @@ from typing import Any
 
 from safetensors.torch import load_file, save_file
 
-from defectlab.bundle.io import FORMAT_VERSION, MANIFEST, library_versions, read_manifest
+from defectlab.bundle.io import CLASSIFIER_KIND, FORMAT_VERSION, MANIFEST, library_versions, read_manifest
 from defectlab.fileio import atomic_write_directory
 from defectlab.classifiers.backbone import BackboneClassifier
 from defectlab.classifiers.base import ImageClassifier
@@ -28,7 +28,7 @@ from defectlab.classifiers.registry import classifier_from_config
 from defectlab.errors import ConfigError, ModelError
 from defectlab.fileio import jsonable
 
-KIND = "classifier"
+KIND = CLASSIFIER_KIND
 TENSORS = "model.safetensors"
 
 
@@ -113,4 +113,26 @@ def _backbone_info(model: ImageClassifier) -> dict[str, Any] | None:
         "channels": stage.channels,
         "reduction": stage.reduction,
         "frozen": model.backbone_frozen,
+    }
+
+
+def classifier_summary(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What `defectlab info` shows of a classifier manifest: everything but the per-epoch history.
+
+    The training history is replaced by its length (``training.epochs_run``).
+    """
+    training = dict(manifest.get("training") or {})
+    history = training.pop("history", None)
+    if history is not None:
+        training["epochs_run"] = len(history)
+    return {
+        "kind": manifest.get("kind"),
+        "format_version": manifest.get("format_version"),
+        "created": manifest.get("created"),
+        "model": manifest.get("model"),
+        "class_names": manifest.get("class_names"),
+        "backbone": manifest.get("backbone"),
+        "image_size": manifest.get("image_size"),
+        "training": training,
+        "versions": manifest.get("versions"),
     }

@@ -31,6 +31,26 @@ def _split_csv(value: Optional[str]) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
 
 
+def _use_threads(threads: Optional[int]) -> None:
+    """Limit torch to ``threads`` CPU threads for the rest of the command (None: torch's default)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _is_classifier(bundle_dir: Path) -> bool:
+    """Whether the bundle at ``bundle_dir`` is a classifier bundle (its manifest is checked either way)."""
+    from defectlab.bundle.io import CLASSIFIER_KIND, bundle_kind
+
+    return bundle_kind(bundle_dir) == CLASSIFIER_KIND
+
+
+def _echo_classes(rows: list[dict]) -> None:
+    for row in rows:
+        typer.echo(f"{row['path']}\t{row['class']}\t{row['confidence']:.4f}")
+
+
 @app.command()
 def fit(
     data: Optional[Path] = typer.Option(None, "--data", help="Dataset root (MVTec layout unless --format says otherwise)."),
@@ -84,23 +104,36 @@ def fit(
 
 @app.command()
 def evaluate(
-    bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Model bundle directory."),
+    bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Detector or classifier bundle directory."),
     data: Optional[Path] = typer.Option(None, "--data", help="Dataset root."),
-    category: Optional[str] = typer.Option(None, "--category", help="Category / cell type."),
-    fmt: str = typer.Option("mvtec", "--format", help="Dataset format."),
-    split: Optional[Path] = typer.Option(None, "--split", help="Split JSON (default: the one written by `fit`)."),
+    category: Optional[str] = typer.Option(
+        None, "--category", help="Category / cell type (classifier: default the one it was trained on)."
+    ),
+    fmt: Optional[str] = typer.Option(
+        None, "--format", help="Dataset format (default: mvtec; classifier: the format it was trained on)."
+    ),
+    split: Optional[Path] = typer.Option(
+        None, "--split", help="Split JSON (default: the one written by `fit` or `train-classifier`)."
+    ),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the metrics to this JSON file."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
 ) -> None:
-    """Evaluate a bundle on the test part of a dataset: image and pixel metrics."""
+    """Evaluate a bundle on the test part of its split.
+
+    Detector: image and pixel metrics, printed as JSON. Classifier: accuracy, macro-F1, AUROC,
+    balanced accuracy, per-class counts and the confusion matrix, printed as a table.
+    """
     from defectlab.bundle.io import load_bundle
     from defectlab.data.formats import read_dataset
     from defectlab.data.splits import Split, apply
     from defectlab.errors import ConfigError
     from defectlab.experiments.workflow import evaluate_bundle
 
+    if _is_classifier(bundle_dir):
+        _evaluate_classifier(bundle_dir, data, category, fmt, split, json_out, threads)
+        return
     bundle = load_bundle(bundle_dir, num_threads=threads)
-    samples = read_dataset(data, fmt, category)
+    samples = read_dataset(data, fmt or "mvtec", category)
     split_path = split or bundle_dir.with_name(f"{bundle_dir.name}.split.json")
     if not split_path.is_file():
         raise ConfigError(f"split file {split_path} not found: pass --split (the JSON `fit` wrote)")
@@ -116,16 +149,68 @@ def evaluate(
     typer.echo(text)
 
 
+def _evaluate_classifier(
+    bundle_dir: Path,
+    data: Optional[Path],
+    category: Optional[str],
+    fmt: Optional[str],
+    split: Optional[Path],
+    json_out: Optional[Path],
+    threads: Optional[int],
+) -> None:
+    """`evaluate` for a classifier bundle: dataset format and category default to the training ones."""
+    from defectlab.classifiers.bundle import load_classifier_bundle
+    from defectlab.classifiers.workflow import evaluate_classifier_bundle, stored_split_path
+    from defectlab.data.formats import read_dataset
+    from defectlab.fileio import atomic_write_text, jsonable
+
+    bundle = load_classifier_bundle(bundle_dir)
+    trained_on = bundle.training.get("dataset") or {}
+    samples = read_dataset(data, fmt or trained_on.get("format", "mvtec"), category or trained_on.get("category"))
+    split_path = split or stored_split_path(bundle, bundle_dir)
+    _use_threads(threads)
+    summary = {"kind": "classifier", "split": str(split_path), **evaluate_classifier_bundle(bundle, samples, split_path)}
+    if json_out:
+        atomic_write_text(json_out, json.dumps(jsonable(summary), indent=2) + "\n")
+    typer.echo(_classifier_table(summary))
+
+
+def _classifier_table(summary: dict) -> str:
+    """Metrics line plus the confusion matrix (rows: true class, columns: predicted) with per-class counts."""
+    classes = summary["classes"]
+    metrics = "  ".join(f"{key} {summary[key]:.3f}" for key in ("accuracy", "macro_f1", "auroc", "balanced_accuracy"))
+    header = ["true \\ predicted", *classes, "n"]
+    rows = [[name, *map(str, counts), str(sum(counts))] for name, counts in zip(classes, summary["confusion_matrix"])]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        f"classifier ({summary['scheme']}) on {summary['n_test']} test images of split {summary['split']}",
+        metrics,
+        *("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+          for row in [header, *rows]),
+    ]
+    return "\n".join(lines)
+
+
 @app.command()
 def score(
-    bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Model bundle directory."),
+    bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Detector or classifier bundle directory."),
     inputs: list[Path] = typer.Argument(..., metavar="IMAGE_OR_DIR...", help="Images or folders of images."),
-    out: Path = typer.Option(..., "--out", help="Output folder for scores.csv and overlays."),
+    out: Path = typer.Option(
+        ..., "--out", help="Output folder: scores.csv and overlays/ (detector) or classes.json (classifier)."
+    ),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
 ) -> None:
-    """Score images: writes scores.csv (path, score, threshold, decision) and a heatmap overlay per image."""
-    from defectlab.cli.scoring import score_paths
+    """Score images with a detector bundle: writes scores.csv (path, score, threshold, decision) and a heatmap
+    overlay per image. With a classifier bundle it does what `classify` does and writes OUT/classes.json."""
+    from defectlab.cli.scoring import CLASSES_JSON, classify_paths, score_paths, write_classes_json
 
+    if _is_classifier(bundle_dir):
+        _use_threads(threads)
+        classified = classify_paths(bundle_dir, inputs)
+        written = write_classes_json(classified, out / CLASSES_JSON)
+        _echo_classes(classified)
+        typer.echo(f"classified {len(classified)} images; results in {written}")
+        return
     rows = score_paths(bundle_dir, inputs, out, threads)
     flagged = sum(r["decision"] == "anomalous" for r in rows)
     typer.echo(f"scored {len(rows)} images, {flagged} anomalous; results in {out / 'scores.csv'}")
@@ -137,8 +222,18 @@ def train_classifier_cmd(
     fmt: str = typer.Option(..., "--format", help="Dataset format: mvtec, folder, neu, severstal, elpv."),
     category: Optional[str] = typer.Option(None, "--category", help="Category, sub-folder or ELPV cell type."),
     scheme: str = typer.Option("defect_type", "--scheme", help="Classes: defect_type, elpv_binary or elpv_4."),
-    model: str = typer.Option("attention", "--model", help="attention, finetune or smallcnn."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="head (frozen cached features) or finetune (default: head for attention)."),
+    model: str = typer.Option("attention", "--model", help="attention, causal, finetune or smallcnn."),
+    mode: Optional[str] = typer.Option(
+        None, "--mode", help="head (frozen cached features) or finetune (default: head for attention and causal)."
+    ),
+    strata: str = typer.Option(
+        "discovered", "--strata",
+        help="causal: nuisance strata for the backdoor adjustment: 'discovered' (k-means on backbone features) "
+        "or a metadata key naming the nuisance, e.g. cell_type for ELPV.",
+    ),
+    parts: str = typer.Option(
+        "backdoor", "--parts", help="causal: comma-separated parts to switch on: backdoor, counterfactual, reweight."
+    ),
     epochs: int = typer.Option(30, "--epochs", help="Maximum epochs (early stopping on validation macro-F1)."),
     loss: str = typer.Option("focal", "--loss", help="focal or ce."),
     lr: float = typer.Option(1e-3, "--lr", help="AdamW learning rate."),
@@ -154,7 +249,7 @@ def train_classifier_cmd(
     from defectlab.data.formats import read_dataset
 
     config = TrainConfig(epochs=epochs, lr=lr, loss=loss, seed=seed, mode=mode or default_mode(model))
-    job = ClassifierJob(scheme, model, backbone, weights, image_size, config)
+    job = ClassifierJob(scheme, model, backbone, weights, image_size, config, strata, tuple(_split_csv(parts)))
     samples = read_dataset(data, fmt, category)
     split_path = out.with_name(f"{out.name}.split.json")
     new_split = not split_path.exists()
@@ -177,19 +272,23 @@ def train_classifier_cmd(
 def classify(
     bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Classifier bundle directory."),
     inputs: list[Path] = typer.Argument(..., metavar="IMAGE_OR_DIR...", help="Images or folders of images."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the results to this JSON file."),
+    json_out: Optional[Path] = typer.Option(
+        None, "--json", help="Also write the results to this JSON file (an existing folder gets classes.json inside)."
+    ),
 ) -> None:
     """Classify images: prints path, class and confidence per image."""
-    from defectlab.classifiers.bundle import load_classifier_bundle
-    from defectlab.classifiers.workflow import classify_files
-    from defectlab.cli.scoring import collect_images
-    from defectlab.fileio import atomic_write_text
+    from defectlab.cli.scoring import classify_paths, write_classes_json
+    from defectlab.errors import ConfigError
 
-    rows = classify_files(load_classifier_bundle(bundle_dir), collect_images(inputs))
+    if not _is_classifier(bundle_dir):
+        raise ConfigError(
+            f"{bundle_dir} is an anomaly-detector bundle, not a classifier: "
+            f"use `defectlab score {bundle_dir} IMAGE_OR_DIR... --out DIR`"
+        )
+    rows = classify_paths(bundle_dir, inputs)
     if json_out:
-        atomic_write_text(json_out, json.dumps(rows, indent=2) + "\n")
-    for row in rows:
-        typer.echo(f"{row['path']}\t{row['class']}\t{row['confidence']:.4f}")
+        write_classes_json(rows, json_out)
+    _echo_classes(rows)
 
 
 @app.command()
@@ -235,7 +334,8 @@ def shift(
 
 @app.command()
 def info(bundle_dir: Optional[Path] = typer.Argument(None, metavar="BUNDLE", help="Show this bundle's manifest.")) -> None:
-    """List backbones, detectors, dataset formats and versions (or describe a bundle)."""
+    """List backbones, detectors, dataset formats and versions (or describe a bundle; for a classifier:
+    kind, classes, backbone and a training summary without the per-epoch history)."""
     from defectlab.backbones.registry import list_backbones
     from defectlab.bundle.io import library_versions, read_manifest
     from defectlab.data.formats import FORMATS
@@ -243,7 +343,12 @@ def info(bundle_dir: Optional[Path] = typer.Argument(None, metavar="BUNDLE", hel
     from defectlab.shift import CORRUPTIONS, PRESETS
 
     if bundle_dir is not None:
-        typer.echo(json.dumps(read_manifest(bundle_dir), indent=2))
+        manifest = read_manifest(bundle_dir)
+        if _is_classifier(bundle_dir):
+            from defectlab.classifiers.bundle import classifier_summary
+
+            manifest = classifier_summary(manifest)
+        typer.echo(json.dumps(manifest, indent=2))
         return
     typer.echo("backbones: " + ", ".join(list_backbones()))
     typer.echo("detectors: " + ", ".join(DETECTORS))
@@ -257,8 +362,9 @@ def run(
     config: Path = typer.Argument(..., metavar="CONFIG", help="Job config (YAML), e.g. configs/elpv.yaml."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute features instead of using the cache."),
 ) -> None:
-    """Run a configured job: `job: detection` (the main job, configs/elpv.yaml) or `job: robustness`
-    (clean -> shifted -> adapted, configs/robustness.yaml)."""
+    """Run a configured job: `job: detection` (the main job, configs/elpv.yaml), `job: robustness`
+    (clean -> shifted -> adapted, configs/robustness.yaml) or `job: classification` (baselines vs the
+    causal classifier, configs/classification.yaml)."""
     from defectlab.experiments.config import load_job_config
     from defectlab.backbones.cache import FeatureCache, default_cache_dir
     from defectlab.experiments import robustness
@@ -266,6 +372,14 @@ def run(
     from defectlab.report.tables import text_table
 
     kind, raw = robustness.read_job_kind(config)
+    if kind == "classification":
+        from defectlab.experiments.classification.config import load_classification_config
+        from defectlab.experiments.classification.runner import run_classification_job
+
+        ccfg = load_classification_config(config, raw)
+        run_classification_job(ccfg, log=typer.echo, cache=None if no_cache else FeatureCache(default_cache_dir()))
+        typer.echo(f"report: {ccfg.output / 'report.html'}")
+        return
     if kind == "robustness":
         rcfg = robustness.load_robustness_config(config, raw)
         cache = None if no_cache else FeatureCache(default_cache_dir())
@@ -283,11 +397,16 @@ def run(
 
 @app.command()
 def report(
-    results_dir: Path = typer.Argument(..., metavar="RESULTS_DIR", help="Robustness results directory (holds results.json)."),
+    results_dir: Path = typer.Argument(..., metavar="RESULTS_DIR", help="Study results directory (holds results.json)."),
 ) -> None:
-    """Rebuild the robustness report (report.html, summary.md, plots/, tables/) from saved results."""
+    """Rebuild a study's report (report.html, summary.md, plots/, tables/) from its saved results
+    (robustness or classification study)."""
+    from defectlab.report.classification_report import is_classification_results, write_classification_report
     from defectlab.report.robustness_report import write_robustness_report
 
+    if is_classification_results(results_dir):
+        typer.echo(write_classification_report(results_dir))
+        return
     typer.echo(write_robustness_report(results_dir))
 
 

@@ -1,18 +1,26 @@
-"""`defectlab score`: score image files with a bundle, write scores.csv and overlays."""
+"""`defectlab score` and `classify`: score image files with a detector bundle (scores.csv and
+overlays) or classify them with a classifier bundle (classes.json)."""
 
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
 from defectlab.bundle.io import load_bundle
+from defectlab.classifiers.bundle import load_classifier_bundle
+from defectlab.classifiers.workflow import classify_files
 from defectlab.data.files import IMAGE_SUFFIXES
 from defectlab.data.imageio import load_image
 from defectlab.errors import DataError
 from defectlab.explain.overlay import overlay, save_png
+from defectlab.fileio import atomic_write_text
+
+CLASSES_JSON = "classes.json"
+"""File name of the classification results inside an output folder."""
 
 
 def collect_images(inputs: Sequence[Path]) -> list[Path]:
@@ -53,3 +61,16 @@ def score_paths(bundle_dir: Path, inputs: Sequence[Path], out: Path, threads: in
         writer.writeheader()
         writer.writerows(rows)
     return rows
+
+
+def classify_paths(bundle_dir: Path, inputs: Sequence[Path]) -> list[dict[str, Any]]:
+    """Class, confidence and class probabilities of every image, with the classifier bundle at ``bundle_dir``."""
+    bundle = load_classifier_bundle(bundle_dir)
+    return classify_files(bundle, collect_images(inputs))
+
+
+def write_classes_json(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Write ``rows`` as JSON to ``path``, or to ``path/classes.json`` if ``path`` is an existing folder."""
+    target = path / CLASSES_JSON if path.is_dir() else path
+    atomic_write_text(target, json.dumps(rows, indent=2) + "\n")
+    return target
