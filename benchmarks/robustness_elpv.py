@@ -13,16 +13,9 @@ Runs `configs/robustness.yaml` (or `--config`) into a fresh output folder and pr
 
 from __future__ import annotations
 
-import argparse
-import os
-import tempfile
-from pathlib import Path
-
-import yaml
-
-from defectlab.backbones.cache import FeatureCache, default_cache_dir
 from defectlab.experiments.robustness import load_robustness_config, run_robustness_job
 from defectlab.experiments.robustness.study import Study
+from study_args import study_setup
 
 REFERENCES = {
     ("mono", "poly"): "reference: 0.70 without adaptation; 0.82 with 64 poly normals in a random 1% bank; 0.76 per-domain standardization",
@@ -84,19 +77,9 @@ def print_few_shot(study: Study) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, default=Path("configs/robustness.yaml"))
-    parser.add_argument("--cold", action="store_true", help="use an empty feature cache (measures the cold-start time)")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: a fresh temporary one)")
-    args = parser.parse_args()
-    raw = yaml.safe_load(args.config.read_text())
-    out = args.out or Path(tempfile.mkdtemp(prefix="robustness-bench-"))
-    raw["output"] = str(out)
-    config = load_robustness_config(args.config, raw)
-    cache_dir = Path(tempfile.mkdtemp(prefix="features-")) if args.cold else default_cache_dir()
-    print(f"config {args.config}, output {out}, feature cache {cache_dir} ({'cold' if args.cold else 'warm'}), "
-          f"{os.cpu_count()} cores")
-    study = run_robustness_job(config, log=print, cache=FeatureCache(cache_dir))
+    path, raw, cache = study_setup(__doc__, "configs/robustness.yaml", "robustness")
+    config = load_robustness_config(path, raw)
+    study = run_robustness_job(config, log=print, cache=cache)
     print_timings(study)
     print_shift_ri(study)
     print_few_shot(study)

@@ -89,10 +89,14 @@ class BackboneClassifier(ImageClassifier):
 
     def forward_features_map(self, feature_map: torch.Tensor) -> torch.Tensor:
         """Logits from precomputed backbone feature maps (the cached-features fast path)."""
-        return self.final(self.embed_map(feature_map))
+        return self.logits(self.embed_map(feature_map))
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         return self.embed_map(self.features(images))
+
+    def cam_layer(self) -> nn.Module:
+        """The backbone: its forward returns the last-stage (B, C, h, w) map as a plain tensor."""
+        return self.backbone
 
     def config(self) -> dict[str, Any]:
         return {

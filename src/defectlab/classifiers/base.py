@@ -1,7 +1,7 @@
 """The interface every defect classifier shares.
 
 A classifier maps normalized NCHW float images to class logits (``forward``), exposes the
-penultimate embedding (``embed``; ``forward == final(embed)``), knows its input size and
+penultimate embedding (``embed``; ``forward == logits(embed)``), knows its input size and
 normalization (``preprocess``), and can be rebuilt from ``config()`` (``from_config``) without
 its trained weights, which a bundle stores separately.
 """
@@ -49,9 +49,17 @@ class ImageClassifier(nn.Module):
         """(B, D) penultimate embeddings of normalized (B, 3, S, S) images."""
         raise NotImplementedError
 
+    def logits(self, embedding: torch.Tensor) -> torch.Tensor:
+        """(B, num_classes) logits from (B, D) embeddings (``final``; a subclass may add terms)."""
+        return self.final(embedding)
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, num_classes) logits of normalized (B, 3, S, S) images."""
-        return self.final(self.embed(images))
+        return self.logits(self.embed(images))
+
+    def cam_layer(self) -> nn.Module:
+        """The module whose (B, C, h, w) output is the last convolutional feature map (for Grad-CAM)."""
+        raise NotImplementedError
 
     def config(self) -> dict[str, Any]:
         """JSON-ready constructor arguments (``from_config`` rebuilds the architecture)."""

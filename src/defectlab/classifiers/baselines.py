@@ -56,5 +56,9 @@ class SmallCNN(ImageClassifier):
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         return self.body(images).mean(dim=(2, 3))
 
+    def cam_layer(self) -> nn.Module:
+        """The last block's max-pool: its output is the map that is average-pooled into the embedding."""
+        return self.body[-1]
+
     def config(self) -> dict[str, Any]:
         return {**super().config(), "widths": list(self.widths)}

@@ -9,13 +9,14 @@ import torch
 from defectlab.classifiers.backbone import DEFAULT_BACKBONE, BackboneClassifier
 from defectlab.classifiers.base import ImageClassifier
 from defectlab.classifiers.baselines import FinetuneClassifier, SmallCNN
+from defectlab.classifiers.causal import CausalClassifier
 from defectlab.classifiers.model import AttentionClassifier
 from defectlab.errors import ConfigError
 
 CLASSIFIERS: dict[str, type[ImageClassifier]] = {
-    cls.kind: cls for cls in (AttentionClassifier, FinetuneClassifier, SmallCNN)
+    cls.kind: cls for cls in (AttentionClassifier, CausalClassifier, FinetuneClassifier, SmallCNN)
 }
-"""Classifier classes by kind: attention, finetune, smallcnn."""
+"""Classifier classes by kind: attention, causal, finetune, smallcnn."""
 
 
 def classifier_class(kind: str) -> type[ImageClassifier]:

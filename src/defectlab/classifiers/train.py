@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from defectlab.classifiers.augment import train_pipeline
 from defectlab.classifiers.backbone import BackboneClassifier
 from defectlab.classifiers.base import ImageClassifier
+from defectlab.classifiers.confounders import independence_weights
 from defectlab.classifiers.labels import LabelledSamples
 from defectlab.classifiers.losses import LOSSES, make_loss
 from defectlab.errors import ConfigError, DataError
@@ -67,11 +68,12 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """Per-epoch history (train_loss, val_loss, val_accuracy, val_macro_f1, lr) and the kept epoch."""
+    """Per-epoch history (train_loss, val_loss, val_accuracy, val_macro_f1, val_selection, lr) and the kept epoch."""
 
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     best_val_macro_f1: float = 0.0
+    best_val_selection: float = 0.0
     stopped_early: bool = False
     seconds: float = 0.0
 
@@ -107,6 +109,44 @@ def train_classifier(
     return result
 
 
+def train_on_maps(
+    model: BackboneClassifier,
+    train_maps: torch.Tensor,
+    train_labels: np.ndarray,
+    val_maps: torch.Tensor,
+    val_labels: np.ndarray,
+    config: TrainConfig,
+    progress: bool = True,
+) -> TrainResult:
+    """Head-mode training on precomputed frozen-backbone maps (:func:`feature_maps`), e.g. shared by many models."""
+    if len(train_maps) != len(train_labels) or len(val_maps) != len(val_labels):
+        raise DataError("feature maps and labels differ in length")
+    started = time.perf_counter()
+    model.set_backbone_frozen(True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        result = _fit(
+            model,
+            model.forward_features_map,
+            lambda idx: train_maps[idx],
+            lambda idx: val_maps[idx],
+            train_labels,
+            val_labels,
+            config,
+            progress,
+        )
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def predict_maps(model: BackboneClassifier, maps: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities (N, K) from precomputed backbone maps, in eval mode."""
+    model.eval()
+    with torch.inference_mode():
+        logits = [model.forward_features_map(maps[i : i + batch_size]) for i in range(0, len(maps), batch_size)]
+    return torch.softmax(torch.cat(logits), dim=1).numpy()
+
+
 def predict(
     model: ImageClassifier, images: Sequence[np.ndarray], batch_size: int = 32, progress: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +158,7 @@ def predict(
     with torch.inference_mode():
         for batch in _image_batches(model, images, batch_size, "classify", progress):
             embedding = model.embed(batch)
-            probabilities.append(torch.softmax(model.final(embedding), dim=1))
+            probabilities.append(torch.softmax(model.logits(embedding), dim=1))
             embeddings.append(embedding)
     return torch.cat(probabilities).numpy(), torch.cat(embeddings).numpy()
 
@@ -148,8 +188,8 @@ def _feeds(
     if config.mode == "head":
         assert isinstance(model, BackboneClassifier)  # checked by _check_inputs
         model.set_backbone_frozen(True)
-        train_maps = _feature_maps(model, train.images, config.batch_size, progress)
-        val_maps = _feature_maps(model, val.images, config.batch_size, progress)
+        train_maps = feature_maps(model, train.images, config.batch_size, progress)
+        val_maps = feature_maps(model, val.images, config.batch_size, progress)
         return model.forward_features_map, lambda idx: train_maps[idx], lambda idx: val_maps[idx]
     augment = train_pipeline(model.image_size, config.seed)
     train_images, val_images = train.images, val.images
@@ -160,7 +200,10 @@ def _feeds(
     )
 
 
-def _feature_maps(model: BackboneClassifier, images: list[np.ndarray], batch_size: int, progress: bool) -> torch.Tensor:
+def feature_maps(
+    model: BackboneClassifier, images: Sequence[np.ndarray], batch_size: int = 32, progress: bool = False
+) -> torch.Tensor:
+    """Frozen backbone feature maps (N, C, h, w) of uint8 images (resize only), usable as training inputs."""
     model.eval()
     with torch.no_grad():  # not inference_mode: the cached maps feed autograd later
         return torch.cat([model.features(x) for x in _image_batches(model, images, batch_size, "features", progress)])
@@ -184,6 +227,44 @@ def _fit(
     config: TrainConfig,
     progress: bool,
 ) -> TrainResult:
+    loss_fn = make_loss(config.loss)
+    targets = torch.from_numpy(train_labels)
+
+    def batch_loss(idx: np.ndarray) -> torch.Tensor:
+        return loss_fn(forward(train_inputs(idx)), targets[idx])
+
+    def order(rng: np.random.Generator) -> np.ndarray:
+        return rng.permutation(len(train_labels))
+
+    return fit_loop(model, batch_loss, order, forward, val_inputs, val_labels, config, progress)
+
+
+BatchLoss = Callable[[np.ndarray], torch.Tensor]
+"""The training loss of the samples with the given indices."""
+
+EpochOrder = Callable[[np.random.Generator], np.ndarray]
+"""The sample indices of one epoch, in order (a permutation, or a resampling)."""
+
+
+def fit_loop(
+    model: ImageClassifier,
+    batch_loss: BatchLoss,
+    epoch_order: EpochOrder,
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    val_inputs: Batch,
+    val_labels: np.ndarray,
+    config: TrainConfig,
+    progress: bool,
+    val_groups: np.ndarray | None = None,
+) -> TrainResult:
+    """The shared loop: AdamW + cosine schedule, validation each epoch, early stopping, best weights kept.
+
+    The kept epoch maximizes validation macro-F1, or, with ``val_groups`` (e.g. the nuisance
+    stratum of each validation image), the validation accuracy under inverse-probability
+    weights P(y) P(g) / P(y, g) (class and group made independent), so a model that leans on
+    the nuisance is not the one selected. Call inside a seeded
+    ``torch.random.fork_rng``; the epoch order draws from ``numpy.random.default_rng(config.seed)``.
+    """
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ConfigError("the model has no trainable parameters")
@@ -191,32 +272,33 @@ def _fit(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     loss_fn = make_loss(config.loss)
     rng = np.random.default_rng(config.seed)
-    targets = torch.from_numpy(train_labels)
-    result = TrainResult(best_val_macro_f1=-1.0)
+    result = TrainResult(best_val_selection=-1.0)
     best_state: dict[str, torch.Tensor] = {}
     since_best = 0
     bar = tqdm(range(1, config.epochs + 1), desc=f"train {model.kind}", unit="epoch", disable=not progress)
     for epoch in bar:
         model.train()
-        losses = []
-        for idx in _batches(rng.permutation(len(train_labels)), config.batch_size):
-            loss = loss_fn(forward(train_inputs(idx)), targets[idx])
+        losses, seen = [], 0
+        for idx in _batches(epoch_order(rng), config.batch_size):
+            loss = batch_loss(idx)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             losses.append(loss.item() * len(idx))
+            seen += len(idx)
         lr = schedule.get_last_lr()[0]
         schedule.step()
-        record = {"epoch": epoch, "train_loss": sum(losses) / len(train_labels), "lr": lr}
-        record.update(_validate(model, forward, val_inputs, val_labels, loss_fn, config.batch_size))
+        record = {"epoch": epoch, "train_loss": sum(losses) / seen, "lr": lr}
+        record.update(_validate(model, forward, val_inputs, val_labels, loss_fn, config.batch_size, val_groups))
         result.history.append(record)
         bar.set_postfix(
             loss=f"{record['train_loss']:.3f}",
             val_acc=f"{record['val_accuracy']:.3f}",
             val_f1=f"{record['val_macro_f1']:.3f}",
         )
-        if record["val_macro_f1"] > result.best_val_macro_f1:
-            result.best_epoch, result.best_val_macro_f1, since_best = epoch, record["val_macro_f1"], 0
+        if record["val_selection"] > result.best_val_selection:
+            result.best_epoch, result.best_val_selection, since_best = epoch, record["val_selection"], 0
+            result.best_val_macro_f1 = record["val_macro_f1"]
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             since_best += 1
@@ -246,13 +328,27 @@ def _validate(
     val_labels: np.ndarray,
     loss_fn: nn.Module,
     batch_size: int,
+    val_groups: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Validation loss, accuracy and macro-F1 (model in eval mode)."""
+    """Validation loss, accuracy, macro-F1 and the selection score (model in eval mode)."""
     model.eval()
     with torch.inference_mode():
         logits = torch.cat(
             [forward(val_inputs(idx)) for idx in _batches(np.arange(len(val_labels)), batch_size)]
         )
         loss = float(loss_fn(logits, torch.from_numpy(val_labels)))
-    scores = classification_scores(val_labels, logits.argmax(dim=1).numpy())
-    return {"val_loss": loss, "val_accuracy": scores["accuracy"], "val_macro_f1": scores["macro_f1"]}
+    predictions = logits.argmax(dim=1).numpy()
+    scores = classification_scores(val_labels, predictions)
+    selection = scores["macro_f1"] if val_groups is None else _independence_accuracy(val_labels, predictions, val_groups)
+    return {
+        "val_loss": loss,
+        "val_accuracy": scores["accuracy"],
+        "val_macro_f1": scores["macro_f1"],
+        "val_selection": selection,
+    }
+
+
+def _independence_accuracy(labels: np.ndarray, predictions: np.ndarray, groups: np.ndarray) -> float:
+    """Accuracy weighted by P(y) P(g) / P(y, g): as if class and group were independent."""
+    weights = independence_weights(labels, groups)
+    return float(np.average(predictions == labels, weights=weights))

@@ -9,25 +9,23 @@ malformed results.json is an error.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
 
 from defectlab.analysis.errors import Reliability, reliability_curve
 from defectlab.errors import DataError, DefectLabError
-from defectlab.fileio import atomic_write_bytes
 from defectlab.report import robustness_plots as rp
 from defectlab.report import robustness_tables as rt
 from defectlab.report.datatable import DataTable
-from defectlab.report.html_page import CSS, Plot
+from defectlab.report.html_page import Plot
 from defectlab.report.robustness_results import (HEADLINE_PHASES, Arrays, Evaluation, Results, headline, load_arrays,
                                                   load_embedding, load_results, of_phase, resolve)
-from defectlab.report.sections import SECTION_CSS, Section, all_tables, section_html, section_markdown
+from defectlab.report.page import PageInfo, write_page
+from defectlab.report.sections import Section
 from defectlab.report.tables import fmt
 
 _T = TypeVar("_T")
@@ -46,7 +44,6 @@ HOW_TO_READ = (
     "scores (threshold at 0.5) can be read as probabilities. — marks a value that is undefined or was not "
     "measured (e.g. pixel metrics without masks). Every table is also in tables/ as CSV."
 )
-_NAV_CSS = "nav ul{columns:2;font-size:.9em}\n"
 
 
 class _Builder:
@@ -303,36 +300,6 @@ def _sections(b: _Builder) -> list[Section]:
     return sections
 
 
-def _versions(results: Results) -> str:
-    return ", ".join(f"{k} {v}" for k, v in results.versions.items()) or "unknown"
-
-
-def _config_yaml(results: Results) -> str:
-    return yaml.safe_dump(results.config, sort_keys=False, allow_unicode=True) if results.config else "(none saved)\n"
-
-
-def _html(results: Results, sections: list[Section]) -> str:
-    esc = html.escape
-    nav = "".join(f'<li><a href="#{esc(s.anchor)}">{esc(s.title)}</a></li>' for s in sections)
-    return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{TITLE}</title>'
-        f"<style>{CSS}{SECTION_CSS}{_NAV_CSS}</style></head><body><h1>{TITLE}</h1>"
-        f"<p>Created {esc(results.created)}; seed {esc(str(results.seed))}; versions: {esc(_versions(results))}.</p>"
-        f"<details><summary>Config</summary><pre>{esc(_config_yaml(results))}</pre></details>"
-        f"<h2>How to read this</h2><p>{esc(HOW_TO_READ)}</p><nav><ul>{nav}</ul></nav>"
-        f"{''.join(section_html(s) for s in sections)}</body></html>\n"
-    )
-
-
-def _markdown(results: Results, sections: list[Section]) -> str:
-    lines = [f"# {TITLE}", "", f"Created {results.created}; seed {results.seed}; versions: {_versions(results)}.",
-             "Self-contained page with all figures: `report.html`.", "", "## Config", "", "```yaml",
-             _config_yaml(results).rstrip("\n"), "```", "", "## How to read this", "", HOW_TO_READ, ""]
-    for section in sections:
-        lines += section_markdown(section)
-    return "\n".join(lines).rstrip("\n") + "\n"
-
-
 def write_robustness_report(results_dir: Path) -> Path:
     """Write report.html, summary.md, plots/*.png and tables/*.csv into `results_dir`; returns report.html.
 
@@ -342,10 +309,5 @@ def write_robustness_report(results_dir: Path) -> Path:
     results = load_results(results_dir)
     builder = _Builder(results)
     sections = _sections(builder)
-    files = {p.path: p.png for p in builder.written}
-    files.update({f"tables/{t.name}.csv": t.csv_bytes() for t in all_tables(sections)})
-    files["summary.md"] = _markdown(results, sections).encode("utf-8")
-    files["report.html"] = _html(results, sections).encode("utf-8")
-    for name, data in files.items():
-        atomic_write_bytes(results_dir / name, data)
-    return results_dir / "report.html"
+    info = PageInfo(TITLE, results.created, results.seed, results.versions, results.config, HOW_TO_READ)
+    return write_page(results_dir, info, sections, {p.path: p.png for p in builder.written})

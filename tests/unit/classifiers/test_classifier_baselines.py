@@ -52,7 +52,7 @@ def test_build_is_seeded_and_leaves_the_global_rng_alone():
 
 
 def test_registry_errors(tmp_path):
-    with pytest.raises(ConfigError, match="attention, finetune, smallcnn"):
+    with pytest.raises(ConfigError, match="attention, causal, finetune, smallcnn"):
         build_classifier("vit", 2)
     with pytest.raises(ConfigError, match="from scratch"):
         build_classifier("smallcnn", 2, weights=str(tmp_path / "w.pth"))

@@ -32,7 +32,7 @@ def test_head_mode_learns_separable_classes_on_cached_features(trained, val_set)
     assert result.best_val_macro_f1 == 1.0
     assert model.backbone_frozen and not model.training
     assert [h["epoch"] for h in result.history][:2] == [1, 2]
-    assert set(result.history[0]) == {"epoch", "train_loss", "lr", "val_loss", "val_accuracy", "val_macro_f1"}
+    assert set(result.history[0]) == {"epoch", "train_loss", "lr", "val_loss", "val_accuracy", "val_macro_f1", "val_selection"}
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     assert evaluate_classifier(model, val_set) == {"accuracy": 1.0, "macro_f1": 1.0}
 
@@ -61,7 +61,8 @@ def test_early_stopping_restores_the_best_epochs_weights(train_set, val_set, mon
 
     def fake_validate(model, *args):
         snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
-        return {"val_loss": 0.0, "val_accuracy": 0.0, "val_macro_f1": next(scripted)}
+        f1 = next(scripted)
+        return {"val_loss": 0.0, "val_accuracy": 0.0, "val_macro_f1": f1, "val_selection": f1}
 
     monkeypatch.setattr(train_module, "_validate", fake_validate)
     config = TrainConfig(epochs=5, batch_size=8, patience=2, mode="finetune")

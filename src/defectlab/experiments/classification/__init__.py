@@ -1,0 +1,1 @@
+"""The classification study (`job: classification`): baselines vs the causal classifier on ELPV."""

@@ -1,0 +1,128 @@
+"""The `job: classification` config: what the classification study runs, validated with clear errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from defectlab.classifiers.causal_train import CAUSAL_PARTS, CausalConfig
+from defectlab.classifiers.labels import check_scheme
+from defectlab.errors import ConfigError
+from defectlab.shift import CORRUPTIONS, PRESETS
+
+MODELS = ("smallcnn", "finetune", "attention", "causal")
+"""Rows of the clean/corrupted table: from-scratch CNN, linear probe on the backbone (ERM),
+the attention classifier (ERM), and the causal classifier (all parts on)."""
+
+STRATA = ("given", "discovered")
+
+
+@dataclass(frozen=True)
+class SpuriousConfig:
+    """Training data in which the nuisance ``nuisance`` is tied to the label; test groups balanced."""
+
+    nuisance: str = "cell_type"
+    tie: float = 0.9
+    test_per_group: int = 90
+    strata: tuple[str, ...] = STRATA
+
+
+@dataclass(frozen=True)
+class ClassificationStudyConfig:
+    """Everything the study runs; see configs/classification.yaml for the meaning of each key."""
+
+    output: Path = Path("outputs/classification")
+    seed: int = 42
+    schemes: tuple[str, ...] = ("elpv_binary", "elpv_4")
+    models: tuple[str, ...] = MODELS
+    image_size: int = 224
+    epochs: int = 30
+    patience: int = 6
+    lr: float = 1e-3
+    smallcnn_image_size: int = 96
+    smallcnn_epochs: int = 8
+    finetune_mode: str = "head"
+    corrupted: dict[str, Any] = field(default_factory=lambda: {"preset": "mvtec-shift-photometric"})
+    strata: str = "discovered"
+    causal_parts: tuple[str, ...] = ("backdoor",)
+    causal: CausalConfig = field(default_factory=CausalConfig)
+    ablation: bool = True
+    spurious: SpuriousConfig | None = field(default_factory=SpuriousConfig)
+    effects: bool = True
+    explanations: int = 6
+    bootstrap: int = 1000
+    max_cells: int | None = None
+
+
+def load_classification_config(path: str | Path, raw: dict[str, Any] | None = None) -> ClassificationStudyConfig:
+    """Read and check a `job: classification` YAML file."""
+    if raw is None:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    raw = {k: v for k, v in raw.items() if k != "job"}
+    known = set(ClassificationStudyConfig.__dataclass_fields__)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {unknown}; valid: {sorted(known)}")
+    values: dict[str, Any] = dict(raw)
+    if "output" in values:
+        values["output"] = Path(values["output"])
+    for key in ("schemes", "models", "causal_parts"):
+        if key in values:
+            values[key] = tuple(values[key])
+    if "causal" in values:
+        causal = dict(values["causal"] or {})
+        if "view_corruptions" in causal:
+            causal["view_corruptions"] = tuple(causal["view_corruptions"])
+        values["causal"] = _build(CausalConfig, causal, f"{path}: causal")
+    if "spurious" in values and values["spurious"] is not None:
+        spurious = dict(values["spurious"])
+        if "strata" in spurious:
+            spurious["strata"] = tuple(spurious["strata"])
+        values["spurious"] = _build(SpuriousConfig, spurious, f"{path}: spurious")
+    config = _build(ClassificationStudyConfig, values, str(path))
+    _check(config, path)
+    return config
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _check(config: ClassificationStudyConfig, path: str | Path) -> None:
+    for scheme in config.schemes:
+        check_scheme(scheme)
+    bad = [m for m in config.models if m not in MODELS]
+    if bad or not config.models:
+        raise ConfigError(f"{path}: models must be some of {', '.join(MODELS)}, got {list(config.models)}")
+    if not config.causal_parts or set(config.causal_parts) - set(CAUSAL_PARTS):
+        raise ConfigError(f"{path}: causal_parts must be some of {', '.join(CAUSAL_PARTS)}, got {list(config.causal_parts)}")
+    if config.strata not in STRATA:
+        raise ConfigError(f"{path}: strata must be one of {', '.join(STRATA)}, got '{config.strata}'")
+    if config.finetune_mode not in ("head", "finetune"):
+        raise ConfigError(f"{path}: finetune_mode must be 'head' or 'finetune', got '{config.finetune_mode}'")
+    shift = config.corrupted
+    if set(shift) - {"preset", "corruption", "severity"} or ("preset" in shift) == ("corruption" in shift):
+        raise ConfigError(f"{path}: corrupted needs exactly one of 'preset' or 'corruption' (+ 'severity')")
+    if "preset" in shift and shift["preset"] not in PRESETS:
+        raise ConfigError(f"{path}: unknown preset '{shift['preset']}'; valid: {', '.join(PRESETS)}")
+    if "corruption" in shift and shift["corruption"] not in CORRUPTIONS:
+        raise ConfigError(f"{path}: unknown corruption '{shift['corruption']}'")
+    if config.spurious is not None:
+        s = config.spurious
+        if not 0.5 <= s.tie < 1 or s.test_per_group < 1:
+            raise ConfigError(f"{path}: spurious.tie must be in [0.5, 1) and test_per_group >= 1")
+        if set(s.strata) - set(STRATA) or not s.strata:
+            raise ConfigError(f"{path}: spurious.strata must be some of {', '.join(STRATA)}")
+    for name in ("epochs", "patience", "smallcnn_epochs", "image_size", "smallcnn_image_size"):
+        if getattr(config, name) < 1:
+            raise ConfigError(f"{path}: {name} must be at least 1")
+    if config.max_cells is not None and config.max_cells < 16:
+        raise ConfigError(f"{path}: max_cells must be at least 16 (or null for every cell)")
+    if config.explanations < 0 or config.bootstrap < 1:
+        raise ConfigError(f"{path}: explanations must be >= 0 and bootstrap >= 1")

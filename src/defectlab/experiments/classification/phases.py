@@ -1,0 +1,240 @@
+"""The study's phases: clean vs corrupted per scheme, ablation, spurious correlation, effects, explanations.
+
+Each phase takes the shared :class:`Context` and returns JSON-ready results.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from defectlab.classifiers.causal_train import find_strata
+from defectlab.classifiers.labels import LabelledSamples, label_samples
+from defectlab.classifiers.splits import load_or_create_stratified_split
+from defectlab.data.sample import Sample
+from defectlab.experiments.classification.config import ClassificationStudyConfig
+from defectlab.experiments.classification.maps import MapSource
+from defectlab.experiments.classification.models import (
+    PARTS,
+    Fitted,
+    fit_causal,
+    fit_finetuned,
+    fit_head,
+    fit_smallcnn,
+    pooled,
+)
+from defectlab.experiments.classification.spurious import load_or_create_spurious_split
+from defectlab.metrics.classification import classification_metrics, group_report, robustness_index
+from defectlab.shift.materialize import shift_sample
+
+ABLATION = {
+    "none (ERM)": (),
+    "backdoor": ("backdoor",),
+    "counterfactual": ("counterfactual",),
+    "reweight": ("reweight",),
+    "backdoor + counterfactual": ("backdoor", "counterfactual"),
+    "all three": PARTS,
+}
+"""Ablation rows: the causal parts switched on."""
+
+
+@dataclass
+class Context:
+    """What every phase shares: config, samples, their maps, the map source, logging."""
+
+    cfg: ClassificationStudyConfig
+    samples: list[Sample]
+    maps: torch.Tensor
+    source: MapSource
+    log: Callable[[str], None]
+    progress: bool = True
+    row_of: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.row_of = {s.id: i for i, s in enumerate(self.samples)}
+
+    def maps_of(self, data: LabelledSamples) -> torch.Tensor:
+        return self.maps[[self.row_of[s.id] for s in data.samples]]
+
+
+@dataclass
+class SchemeData:
+    """One class scheme's split parts and their maps."""
+
+    scheme: str
+    train: LabelledSamples
+    val: LabelledSamples
+    test: LabelledSamples
+    train_maps: torch.Tensor
+    val_maps: torch.Tensor
+    corrupted: list[np.ndarray]
+
+
+def scheme_data(ctx: Context, scheme: str) -> SchemeData:
+    """Label, split (saved under splits/), and corrupt the test images of one scheme."""
+    data = label_samples(ctx.samples, scheme)
+    split = load_or_create_stratified_split(ctx.cfg.output / "splits" / f"{scheme}.json", data, ctx.cfg.seed)
+    train, val, test = data.split(split)
+    shift = ctx.cfg.corrupted
+    corrupted = [
+        shift_sample(s, shift.get("corruption"), shift.get("preset"), shift.get("severity", 3), ctx.cfg.seed).image
+        for s in test.samples
+    ]
+    return SchemeData(scheme, train, val, test, ctx.maps_of(train), ctx.maps_of(val), corrupted)
+
+
+def fit_model(ctx: Context, name: str, d: SchemeData) -> Fitted:
+    """Train one row of the clean/corrupted table."""
+    cfg = ctx.cfg
+    if name == "smallcnn":
+        return fit_smallcnn(d.train, d.val, cfg, ctx.progress)
+    if name == "finetune" and cfg.finetune_mode == "finetune":
+        return fit_finetuned(d.train, d.val, cfg, ctx.progress)
+    if name == "causal":
+        strata = find_strata(_strata_source(cfg.strata), d.train, d.val, d.train_maps, d.val_maps, cfg.seed)
+        return fit_causal("causal", d.train, d.val, d.train_maps, d.val_maps, strata, ctx.source, cfg, cfg.causal_parts,
+                          ctx.progress)
+    return fit_head(name, d.train, d.train_maps, d.val_maps, d.val, ctx.source, cfg, ctx.progress)
+
+
+def evaluate(fitted: Fitted, d: SchemeData) -> dict[str, Any]:
+    """Clean and corrupted metrics, their Robustness Index, and the test probabilities."""
+    clean_p = fitted.predict(d.test.images)
+    corrupted_p = fitted.predict(d.corrupted)
+    clean = classification_metrics(d.test.labels, clean_p)
+    corrupted = classification_metrics(d.test.labels, corrupted_p)
+    return {
+        "clean": clean,
+        "corrupted": corrupted,
+        "robustness_index": robustness_index(clean, corrupted),
+        "best_epoch": fitted.result.best_epoch,
+        "train_seconds": round(fitted.result.seconds, 2),
+        "history": fitted.result.history,
+        "_clean_p": clean_p,
+    }
+
+
+def ablation(ctx: Context, d: SchemeData, spurious: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Each combination of causal parts: clean and corrupted accuracy on the standard split."""
+    cfg = ctx.cfg
+    strata = find_strata(_strata_source(cfg.strata), d.train, d.val, d.train_maps, d.val_maps, cfg.seed)
+    rows = []
+    for label, parts in ABLATION.items():
+        fitted = fit_causal(label, d.train, d.val, d.train_maps, d.val_maps, strata, ctx.source, cfg, parts, ctx.progress)
+        result = evaluate(fitted, d)
+        row = {"variant": label, "parts": list(parts), "clean": result["clean"], "corrupted": result["corrupted"]}
+        if spurious is not None:
+            row["spurious"] = spurious.get("ablation", {}).get(label)
+        rows.append(row)
+    return rows
+
+
+def spurious_phase(ctx: Context) -> dict[str, Any]:
+    """Nuisance tied to the label in training, reversed/balanced in test: per-group accuracy."""
+    cfg, sp = ctx.cfg, ctx.cfg.spurious
+    assert sp is not None
+    data = label_samples(ctx.samples, "elpv_binary")
+    nuisance = [str(s.metadata[sp.nuisance]) for s in data.samples]
+    split = load_or_create_spurious_split(
+        cfg.output / "splits" / f"spurious_{sp.nuisance}.json", ids=[s.id for s in data.samples], labels=data.labels,
+        nuisance=nuisance, tie=sp.tie, test_per_group=sp.test_per_group, seed=cfg.seed,
+    )
+    by_id = {s.id: s for s in data.samples}
+    part = {name: data.select([by_id[i] for i in getattr(split, name)]) for name in ("train", "val", "test")}
+    maps = {name: ctx.maps_of(p) for name, p in part.items()}
+    test = part["test"]
+    groups = [f"{s.metadata[sp.nuisance]}/{data.class_names[y]}" for s, y in zip(test.samples, test.labels, strict=True)]
+
+    def report(predictions: np.ndarray) -> dict[str, Any]:
+        return group_report(test.labels, predictions, groups)
+
+    rows: dict[str, Any] = {}
+    for name, weighted in (("logistic regression (plain)", False), ("logistic regression (reweighted by nuisance)", True)):
+        rows[name] = report(_logistic(pooled(maps["train"]), part["train"], pooled(maps["test"]), sp.nuisance, weighted))
+    erm = fit_head("attention", part["train"], maps["train"], maps["val"], part["val"], ctx.source, cfg, ctx.progress)
+    rows["attention (ERM)"] = report(erm.predict(test.images).argmax(axis=1))
+    strata_by_source = {}
+    for source in sp.strata:
+        strata = find_strata(_strata_source(source, sp.nuisance), part["train"], part["val"], maps["train"], maps["val"],
+                             cfg.seed)
+        strata_by_source[source] = strata
+        fitted = fit_causal(f"causal ({source})", part["train"], part["val"], maps["train"], maps["val"], strata, ctx.source, cfg,
+                            cfg.causal_parts, ctx.progress)
+        rows[f"causal (nuisance {source})"] = {
+            **report(fitted.predict(test.images).argmax(axis=1)),
+            "strata": list(strata.names),
+            "strata_purity": _purity(strata.train, [s.metadata[sp.nuisance] for s in part["train"].samples]),
+        }
+    ablation_rows = {}
+    if cfg.ablation:
+        strata = strata_by_source.get("given") or next(iter(strata_by_source.values()))
+        for label, parts in ABLATION.items():
+            if parts == () or set(parts) == set(cfg.causal_parts):
+                continue
+            fitted = fit_causal(label, part["train"], part["val"], maps["train"], maps["val"], strata, ctx.source, cfg, parts,
+                                ctx.progress)
+            ablation_rows[label] = report(fitted.predict(test.images).argmax(axis=1))
+        ablation_rows["none (ERM)"] = rows["attention (ERM)"]
+        chosen = next((label for label, parts in ABLATION.items() if set(parts) == set(cfg.causal_parts)),
+                      " + ".join(cfg.causal_parts))
+        given = "given" if "given" in strata_by_source else next(iter(strata_by_source))
+        ablation_rows[chosen] = rows[f"causal (nuisance {given})"]
+    return {
+        "nuisance": sp.nuisance, "tie": sp.tie, "test_per_group": sp.test_per_group,
+        "n_train": len(part["train"]), "n_val": len(part["val"]), "n_test": len(test),
+        "train_groups": _group_counts(part["train"], sp.nuisance),
+        "models": rows, "ablation": ablation_rows,
+    }
+
+
+def _strata_source(strata: str, nuisance: str = "cell_type") -> str:
+    """The confounder-dictionary source: ``discovered``, or the metadata key of the given nuisance."""
+    return "discovered" if strata == "discovered" else nuisance
+
+
+def _logistic(train_x: np.ndarray, train: LabelledSamples, test_x: np.ndarray, nuisance: str, weighted: bool) -> np.ndarray:
+    """The reference protocol: logistic regression on pooled frozen features, optionally w = P(y)P(z)/P(y,z)."""
+    scaler = StandardScaler().fit(train_x)
+    weights = None
+    if weighted:
+        z = np.array([str(s.metadata[nuisance]) for s in train.samples])
+        y = train.labels
+        p_y = {v: np.mean(y == v) for v in np.unique(y)}
+        p_z = {v: np.mean(z == v) for v in np.unique(z)}
+        weights = np.array([p_y[a] * p_z[b] / np.mean((y == a) & (z == b)) for a, b in zip(y, z, strict=True)])
+    model = LogisticRegression(max_iter=5000).fit(scaler.transform(train_x), train.labels, sample_weight=weights)
+    return model.predict(scaler.transform(test_x))
+
+
+def _purity(strata: np.ndarray, nuisance: list[Any]) -> float:
+    """Share of images whose stratum's majority nuisance value is their own."""
+    values = np.array([str(v) for v in nuisance])
+    hits = sum(max(np.sum(values[strata == k] == v) for v in np.unique(values)) for k in np.unique(strata))
+    return float(hits / len(values))
+
+
+def _group_counts(data: LabelledSamples, nuisance: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for s, y in zip(data.samples, data.labels, strict=True):
+        key = f"{s.metadata[nuisance]}/{data.class_names[y]}"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def timed(steps: list[dict[str, Any]], log: Callable[[str], None], what: str) -> Callable[[], None]:
+    """Log the step and return a function that records its duration."""
+    started = time.perf_counter()
+    log(f"[{len(steps) + 1}] {what}")
+
+    def done() -> None:
+        steps.append({"step": what, "seconds": round(time.perf_counter() - started, 2)})
+
+    return done
+
