@@ -49,9 +49,12 @@ def load_results(directory: Path) -> dict[str, Any]:
     """results.json of a classification study; DataError naming it when missing or malformed."""
     path = Path(directory) / "results.json"
     try:
-        return json.loads(path.read_text())
+        results = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(results, dict):
+        raise DataError(f"{path} does not hold a results object")
+    return results
 
 
 def _metric_table(scheme: str, block: dict[str, Any]) -> DataTable:
@@ -168,7 +171,7 @@ def write_classification_report(directory: Path) -> Path:
     sections = [Section("graph", "Causal graph", GRAPH)]
     if r.get("schemes"):
         sections.append(Section("clean-corrupted", "Clean and corrupted test sets",
-                                f"Corrupted: {r['config'].get('corrupted')}.",
+                                f"Corrupted: {(r.get('config') or {}).get('corrupted')}.",
                                 tables=[_metric_table(s, b) for s, b in r["schemes"].items()]))
     if r.get("spurious"):
         sections.append(_spurious_section(r["spurious"]))

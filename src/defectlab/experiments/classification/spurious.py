@@ -91,9 +91,13 @@ def load_or_create_spurious_split(path: str | os.PathLike[str], **kwargs: object
     silently redrawn.
     """
     path = Path(path)
+    kwargs.setdefault("seed", 42)
     wanted = {k: kwargs[k] for k in ("tie", "test_per_group", "seed")}
     if path.is_file():
-        stored = SpuriousSplit(**json.loads(path.read_text()))
+        try:
+            stored = SpuriousSplit(**json.loads(path.read_text()))
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{path} is not a spurious-correlation split ({exc}): delete it to redraw") from exc
         if any(getattr(stored, k) != v for k, v in wanted.items()):
             raise DataError(f"{path} was drawn with other parameters than {wanted}: delete it to redraw")
         return stored

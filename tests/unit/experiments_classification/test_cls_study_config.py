@@ -1,0 +1,133 @@
+"""load_classification_config: defaults, nested sections and every validation error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from defectlab.classifiers.causal_train import VIEW_CORRUPTIONS, CausalConfig
+from defectlab.errors import ConfigError
+from defectlab.experiments.classification.config import (
+    MODELS,
+    STRATA,
+    ClassificationStudyConfig,
+    SpuriousConfig,
+    load_classification_config,
+)
+
+WHERE = "study.yaml"
+
+
+def load(**raw):
+    return load_classification_config(WHERE, {"job": "classification", **raw})
+
+
+def test_defaults_with_only_the_job():
+    cfg = load()
+    assert cfg == ClassificationStudyConfig()
+    assert cfg.output == Path("outputs/classification")
+    assert cfg.seed == 42
+    assert cfg.schemes == ("elpv_binary", "elpv_4")
+    assert cfg.models == MODELS == ("smallcnn", "finetune", "attention", "causal")
+    assert cfg.causal_parts == ("backdoor",)
+    assert cfg.causal == CausalConfig()
+    assert cfg.corrupted == {"preset": "mvtec-shift-photometric"}
+    assert cfg.strata == "discovered" and cfg.finetune_mode == "head"
+    assert cfg.spurious == SpuriousConfig()
+    assert (cfg.spurious.nuisance, cfg.spurious.tie, cfg.spurious.test_per_group, cfg.spurious.strata) == (
+        "cell_type", 0.9, 90, STRATA)
+    assert cfg.max_cells is None and cfg.effects and cfg.ablation
+
+
+def test_reads_a_yaml_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("job: classification\nseed: 7\nschemes: [elpv_binary]\noutput: out/x\nmax_cells: 16\n")
+    cfg = load_classification_config(path)
+    assert cfg.seed == 7 and cfg.schemes == ("elpv_binary",) and cfg.output == Path("out/x") and cfg.max_cells == 16
+
+
+def test_empty_yaml_file_gives_defaults(tmp_path):
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    assert load_classification_config(path) == ClassificationStudyConfig()
+
+
+def test_lists_become_tuples_and_nested_sections_are_parsed():
+    cfg = load(
+        output="somewhere",
+        schemes=["elpv_4"],
+        models=["attention", "causal"],
+        causal_parts=["backdoor", "reweight"],
+        causal={"consistency_weight": 0.5, "views_per_image": 1, "view_corruptions": ["brightness", "style"]},
+        spurious={"nuisance": "cell_type", "tie": 0.75, "test_per_group": 4, "strata": ["given"]},
+        corrupted={"corruption": "gaussian_blur", "severity": 2},
+    )
+    assert cfg.output == Path("somewhere")
+    assert cfg.schemes == ("elpv_4",) and cfg.models == ("attention", "causal")
+    assert cfg.causal_parts == ("backdoor", "reweight")
+    assert cfg.causal == CausalConfig(consistency_weight=0.5, views_per_image=1, view_corruptions=("brightness", "style"))
+    assert isinstance(cfg.causal.view_corruptions, tuple)
+    assert cfg.spurious == SpuriousConfig(tie=0.75, test_per_group=4, strata=("given",))
+    assert isinstance(cfg.spurious.strata, tuple)
+    assert cfg.corrupted == {"corruption": "gaussian_blur", "severity": 2}
+
+
+def test_empty_causal_section_and_spurious_off():
+    cfg = load(causal=None, spurious=None)
+    assert cfg.causal == CausalConfig() and cfg.causal.view_corruptions == VIEW_CORRUPTIONS
+    assert cfg.spurious is None
+
+
+def test_partial_spurious_section_keeps_other_defaults():
+    assert load(spurious={"tie": 0.6}).spurious == SpuriousConfig(tie=0.6)
+
+
+ERRORS = [
+    ({"models": ["resnet"]}, r"models must be some of smallcnn, finetune, attention, causal, got \['resnet'\]"),
+    ({"models": []}, "models must be some of"),
+    ({"schemes": ["nope"]}, "unknown class scheme 'nope'"),
+    ({"strata": "random"}, "strata must be one of given, discovered, got 'random'"),
+    ({"causal_parts": []}, "causal_parts must be some of backdoor, counterfactual, reweight"),
+    ({"causal_parts": ["backdoor", "magic"]}, r"causal_parts must be some of .*\['backdoor', 'magic'\]"),
+    ({"finetune_mode": "full"}, "finetune_mode must be 'head' or 'finetune', got 'full'"),
+    ({"corrupted": {"preset": "mvtec-shift-photometric", "corruption": "brightness"}},
+     r"corrupted needs exactly one of 'preset' or 'corruption' \(\+ 'severity'\)"),
+    ({"corrupted": {"severity": 3}}, "corrupted needs exactly one of"),
+    ({"corrupted": {}}, "corrupted needs exactly one of"),
+    ({"corrupted": {"preset": "mvtec-shift", "colour": 1}}, "corrupted needs exactly one of"),
+    ({"corrupted": {"preset": "nope"}}, "unknown preset 'nope'; valid: "),
+    ({"corrupted": {"corruption": "nope", "severity": 2}}, "unknown corruption 'nope'"),
+    ({"spurious": {"tie": 1.0}}, r"spurious.tie must be in \[0.5, 1\) and test_per_group >= 1"),
+    ({"spurious": {"tie": 0.4}}, r"spurious.tie must be in \[0.5, 1\)"),
+    ({"spurious": {"test_per_group": 0}}, "test_per_group >= 1"),
+    ({"spurious": {"strata": ["given", "guessed"]}}, "spurious.strata must be some of given, discovered"),
+    ({"spurious": {"strata": []}}, "spurious.strata must be some of given, discovered"),
+    ({"spurious": {"colour": "red"}}, "study.yaml: spurious: .*colour"),
+    ({"causal": {"speed": 2}}, "study.yaml: causal: .*speed"),
+    ({"causal": {"views_per_image": -1}}, "views_per_image must be >= 0"),
+    ({"epochs": 0}, "epochs must be at least 1"),
+    ({"patience": 0}, "patience must be at least 1"),
+    ({"smallcnn_epochs": 0}, "smallcnn_epochs must be at least 1"),
+    ({"image_size": 0}, "image_size must be at least 1"),
+    ({"smallcnn_image_size": 0}, "smallcnn_image_size must be at least 1"),
+    ({"max_cells": 15}, r"max_cells must be at least 16 \(or null for every cell\)"),
+    ({"explanations": -1}, "explanations must be >= 0 and bootstrap >= 1"),
+    ({"bootstrap": 0}, "explanations must be >= 0 and bootstrap >= 1"),
+    ({"epoch": 3, "modles": []}, r"unknown keys \['epoch', 'modles'\]; valid: "),
+]
+
+
+@pytest.mark.parametrize(("raw", "message"), ERRORS, ids=[str(i) for i in range(len(ERRORS))])
+def test_validation_errors(raw, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load(**raw)
+    if "class scheme" not in message and "views_per_image" not in message:
+        assert str(info.value).startswith(WHERE)
+
+
+@pytest.mark.parametrize("raw", [{"max_cells": 16}, {"max_cells": None}, {"explanations": 0}, {"spurious": {"tie": 0.5}},
+                                 {"corrupted": {"corruption": "brightness"}}, {"finetune_mode": "finetune"},
+                                 {"strata": "given"}, {"causal_parts": list(("backdoor", "counterfactual", "reweight"))}])
+def test_boundary_values_accepted(raw):
+    load(**raw)
