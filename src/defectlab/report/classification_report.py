@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from defectlab.errors import DataError
+from defectlab.report.classification_plots import group_accuracy_png, training_curves_png
 from defectlab.report.datatable import Column, DataTable, Estimate, make_table, text_column
 from defectlab.report.html_page import Plot
 from defectlab.report.page import PageInfo, write_page
@@ -96,6 +97,7 @@ def _spurious_section(sp: dict[str, Any]) -> Section:
         ">= 0.80, mean >= 0.85. Reference (issue, logistic regression on frozen features): plain 0.26 / 0.71, "
         "reweighting 0.57 / 0.78 (worst / mean).",
         tables=[_group_table("spurious_groups", "accuracy per (nuisance, class) group", sp["models"])],
+        plots=[Plot("plots/spurious_groups.png", "accuracy per (nuisance, class) group", group_accuracy_png(sp["models"]))],
         notes=purity,
     )
 
@@ -172,7 +174,9 @@ def write_classification_report(directory: Path) -> Path:
     if r.get("schemes"):
         sections.append(Section("clean-corrupted", "Clean and corrupted test sets",
                                 f"Corrupted: {(r.get('config') or {}).get('corrupted')}.",
-                                tables=[_metric_table(s, b) for s, b in r["schemes"].items()]))
+                                tables=[_metric_table(s, b) for s, b in r["schemes"].items()],
+                                plots=[Plot(f"plots/training_{s}.png", f"training curves, {s}",
+                                            training_curves_png(s, b["models"])) for s, b in r["schemes"].items()]))
     if r.get("spurious"):
         sections.append(_spurious_section(r["spurious"]))
     if r.get("ablation"):
@@ -186,4 +190,5 @@ def write_classification_report(directory: Path) -> Path:
     if r.get("timings"):
         sections.append(_timing_section(r["timings"]))
     info = PageInfo(TITLE, r.get("created", "?"), r.get("seed"), r.get("versions", {}), r.get("config"), HOW_TO_READ)
-    return write_page(directory, info, sections, {})
+    plots = {p.path: p.png for section in sections for p in section.plots if not p.path.startswith("plots/explanations_")}
+    return write_page(directory, info, sections, plots)

@@ -195,3 +195,27 @@ def test_results_that_are_not_an_object_are_a_clear_error(tmp_path):
     (tmp_path / "results.json").write_text("[1, 2, 3]")
     with pytest.raises(DataError, match="does not hold a results object"):
         load_results(tmp_path)
+
+
+def test_training_curves_and_group_bars_are_written_as_png(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from defectlab.report.classification_report import write_classification_report
+
+    history = [{"epoch": e, "val_macro_f1": 0.5 + 0.1 * e, "train_loss": 1.0 / e} for e in (1, 2, 3)]
+    row = {"clean": {"accuracy": 0.8}, "corrupted": {"accuracy": 0.7}, "robustness_index": {"accuracy": 0.875},
+           "best_epoch": 3, "train_seconds": 1.0, "history": history}
+    group = {"groups": {"a/0": {"accuracy": 0.9, "n": 4}, "a/1": {"accuracy": 0.5, "n": 4}},
+             "mean_group_accuracy": 0.7, "worst_group_accuracy": 0.5}
+    results = {"job": "classification", "config": {}, "schemes": {"elpv_binary": {
+        "class_names": ["functional", "defective"], "n_train": 1, "n_val": 1, "n_test": 1, "models": {"attention": row}}},
+        "spurious": {"nuisance": "cell_type", "tie": 0.9, "test_per_group": 4, "train_groups": {"a/0": 3},
+                     "models": {"attention (ERM)": group}}}
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    write_classification_report(tmp_path)
+    for name in ("training_elpv_binary.png", "spurious_groups.png"):
+        with Image.open(io.BytesIO((tmp_path / "plots" / name).read_bytes())) as image:
+            assert image.format == "PNG" and image.width > 300
+    assert "training curves, elpv_binary" in (tmp_path / "report.html").read_text()
