@@ -45,5 +45,5 @@ def group_accuracy_png(models: dict[str, Any]) -> bytes:
     axis.axhline(0.8, color="k", ls="--", lw=0.8, label="worst-group target 0.80")
     axis.set_xticks(x, groups)
     axis.set(ylim=(0, 1), ylabel="accuracy", title="spurious correlation: accuracy per (nuisance, class) group")
-    axis.legend(fontsize=7, ncol=2, loc="lower right")
+    axis.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.1))
     return _png(fig)
