@@ -130,7 +130,10 @@ def evaluate(
     from defectlab.experiments.workflow import evaluate_bundle
 
     if _is_classifier(bundle_dir):
-        _evaluate_classifier(bundle_dir, data, category, fmt, split, json_out, threads)
+        from defectlab.cli.classifier_eval import classifier_table, evaluate_classifier_dir
+
+        _use_threads(threads)
+        typer.echo(classifier_table(evaluate_classifier_dir(bundle_dir, data, category, fmt, split, json_out)))
         return
     bundle = load_bundle(bundle_dir, num_threads=threads)
     samples = read_dataset(data, fmt or "mvtec", category)
@@ -147,48 +150,6 @@ def evaluate(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(text + "\n")
     typer.echo(text)
-
-
-def _evaluate_classifier(
-    bundle_dir: Path,
-    data: Optional[Path],
-    category: Optional[str],
-    fmt: Optional[str],
-    split: Optional[Path],
-    json_out: Optional[Path],
-    threads: Optional[int],
-) -> None:
-    """`evaluate` for a classifier bundle: dataset format and category default to the training ones."""
-    from defectlab.classifiers.bundle import load_classifier_bundle
-    from defectlab.classifiers.workflow import evaluate_classifier_bundle, stored_split_path
-    from defectlab.data.formats import read_dataset
-    from defectlab.fileio import atomic_write_text, jsonable
-
-    bundle = load_classifier_bundle(bundle_dir)
-    trained_on = bundle.training.get("dataset") or {}
-    samples = read_dataset(data, fmt or trained_on.get("format", "mvtec"), category or trained_on.get("category"))
-    split_path = split or stored_split_path(bundle, bundle_dir)
-    _use_threads(threads)
-    summary = {"kind": "classifier", "split": str(split_path), **evaluate_classifier_bundle(bundle, samples, split_path)}
-    if json_out:
-        atomic_write_text(json_out, json.dumps(jsonable(summary), indent=2) + "\n")
-    typer.echo(_classifier_table(summary))
-
-
-def _classifier_table(summary: dict) -> str:
-    """Metrics line plus the confusion matrix (rows: true class, columns: predicted) with per-class counts."""
-    classes = summary["classes"]
-    metrics = "  ".join(f"{key} {summary[key]:.3f}" for key in ("accuracy", "macro_f1", "auroc", "balanced_accuracy"))
-    header = ["true \\ predicted", *classes, "n"]
-    rows = [[name, *map(str, counts), str(sum(counts))] for name, counts in zip(classes, summary["confusion_matrix"])]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = [
-        f"classifier ({summary['scheme']}) on {summary['n_test']} test images of split {summary['split']}",
-        metrics,
-        *("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-          for row in [header, *rows]),
-    ]
-    return "\n".join(lines)
 
 
 @app.command()

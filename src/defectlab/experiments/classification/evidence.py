@@ -9,7 +9,7 @@ import pandas as pd
 
 from defectlab.analysis.effects import effect_table, structure_edges
 from defectlab.analysis.nuisance import measure_nuisances
-from defectlab.experiments.classification.interventions import FACTORS, factor_ces, paste_crack
+from defectlab.experiments.classification.interventions import FACTORS, factor_ces, factor_units, intervene, paste_crack
 from defectlab.experiments.classification.models import Fitted
 from defectlab.experiments.classification.phases import Context, SchemeData
 from defectlab.explain import explanation_panel_png, gradcam_maps, intervention_maps, mask_share
@@ -17,22 +17,27 @@ from defectlab.explain import explanation_panel_png, gradcam_maps, intervention_
 DOWHY_FACTORS = ("brightness", "contrast", "sharpness", "noise", "domain")
 
 
-def ces_phase(ctx: Context, d: SchemeData, models: dict[str, Fitted], clean_p: dict[str, np.ndarray]) -> list[dict[str, Any]]:
-    """CES of every factor for every (binary) model on the test images."""
-    measurements = measure_nuisances(d.test.images)
+def ces_phase(
+    ctx: Context, d: SchemeData, models: dict[str, Fitted], clean_p: dict[str, np.ndarray], measurements: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """CES of every factor for every (binary) model on the test images (``measurements``: their nuisances);
+    each factor's intervened images are made once and shared by the models."""
     rows = []
     for factor in FACTORS.values():
+        units = factor_units(factor, d.test.labels)
+        changed, _ = intervene(factor, [d.test.images[i] for i in units], ctx.cfg.seed)
         for name, fitted in models.items():
             result = factor_ces(factor, fitted.predict, d.test.images, d.test.labels, measurements, clean_p[name][:, 1],
-                                seed=ctx.cfg.seed, n_boot=ctx.cfg.bootstrap)
+                                seed=ctx.cfg.seed, n_boot=ctx.cfg.bootstrap, changed=changed)
             rows.append({"model": name, **result})
     return rows
 
 
-def dowhy_phase(ctx: Context, d: SchemeData, models: dict[str, Fitted]) -> dict[str, Any]:
-    """Effect of each nuisance on each model's P(defective), clean + corrupted test images, with refuters."""
+def dowhy_phase(ctx: Context, d: SchemeData, models: dict[str, Fitted], measurements: pd.DataFrame) -> dict[str, Any]:
+    """Effect of each nuisance on each model's P(defective), clean + corrupted test images, with refuters
+    (``measurements``: the clean test images' nuisances; the corrupted ones are measured here)."""
     images = d.test.images + d.corrupted
-    frame = measure_nuisances(images)
+    frame = pd.concat([measurements, measure_nuisances(d.corrupted)], ignore_index=True)
     frame["domain"] = [s.metadata.get("cell_type", "") for s in d.test.samples] * 2
     frame["label"] = np.concatenate([d.test.labels, d.test.labels]).astype(float)
     tables, edges = {}, []

@@ -78,6 +78,11 @@ def intervene(factor: Factor, images: Sequence[np.ndarray], seed: int) -> tuple[
     return [c[0] for c in changed], [c[1] for c in changed]
 
 
+def factor_units(factor: Factor, labels: np.ndarray) -> np.ndarray:
+    """Indices of the images the factor is applied to: the functional ones for ``defect``, else all."""
+    return np.flatnonzero(labels == 0) if factor.name == "defect" else np.arange(len(labels))
+
+
 def factor_ces(
     factor: Factor,
     predict: Predict,
@@ -87,10 +92,16 @@ def factor_ces(
     p_clean: np.ndarray,
     seed: int = 42,
     n_boot: int = 1000,
+    changed: Sequence[np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """CES of one factor for one (binary) model; ``p_clean`` is its P(defective) on ``images``."""
-    units = np.flatnonzero(labels == 0) if factor.name == "defect" else np.arange(len(images))
-    changed, _ = intervene(factor, [images[i] for i in units], seed)
+    """CES of one factor for one (binary) model; ``p_clean`` is its P(defective) on ``images``.
+
+    ``changed``: the intervened images of :func:`factor_units`, when already made (e.g. shared by
+    several models); made here otherwise.
+    """
+    units = factor_units(factor, labels)
+    if changed is None:
+        changed, _ = intervene(factor, [images[i] for i in units], seed)
     p_do = predict(changed)[:, 1]
     if factor.column == "label":
         x_obs = labels.astype(int)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from defectlab.analysis.nuisance import measure_nuisances
 from defectlab.backbones.cache import FeatureCache
 from defectlab.bundle.io import library_versions
 from defectlab.classifiers.registry import build_classifier
@@ -106,10 +107,11 @@ def run_classification_job(
     if binary is not None and cfg.effects:
         data, fitted, clean_p = binary
         done = timed(steps, log, "Causal Effect Strength per factor and model")
-        results["ces"] = ces_phase(ctx, data, fitted, clean_p)
+        measurements = measure_nuisances(data.test.images)
+        results["ces"] = ces_phase(ctx, data, fitted, clean_p, measurements)
         done()
         done = timed(steps, log, "DoWhy effect estimates and refuters")
-        results["dowhy"] = dowhy_phase(ctx, data, fitted)
+        results["dowhy"] = dowhy_phase(ctx, data, fitted, measurements)
         done()
     if binary is not None and cfg.explanations:
         data, fitted, _ = binary
