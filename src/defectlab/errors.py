@@ -9,6 +9,10 @@ class DataError(DefectLabError):
     """A dataset, image or mask is missing, unreadable or inconsistent."""
 
 
+class ImageTooLargeError(DataError):
+    """An image has more pixels than the configured limit (a guard against decompression bombs)."""
+
+
 class ConfigError(DefectLabError):
     """An option, config file or name is invalid."""
 

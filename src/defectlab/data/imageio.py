@@ -28,7 +28,7 @@ from typing import IO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from defectlab.errors import DataError
+from defectlab.errors import DataError, ImageTooLargeError
 
 MAX_PIXELS = 50_000_000
 """Default pixel-count limit (width * height) for decoded images; override per call or here."""
@@ -109,12 +109,14 @@ def _decode(
         raise DataError(f"cannot read image {name}: it is a directory") from exc
     except UnidentifiedImageError as exc:
         raise DataError(f"cannot read image {name}: {_unidentified_reason(source)}") from exc
+    except Image.DecompressionBombError as exc:  # PIL's own guard, far above ours, on some formats at open
+        raise ImageTooLargeError(f"image {name} is over the pixel limit: {exc}") from exc
     except _DECODE_ERRORS as exc:
         raise _read_error(name, exc) from exc
     with image:
         width, height = image.size
         if width * height > limit:
-            raise DataError(f"image {name} is {width}x{height} = {width * height} pixels, over the limit of {limit}")
+            raise ImageTooLargeError(f"image {name} is {width}x{height} = {width * height} pixels, over the limit of {limit}")
         try:
             image.load()
             if image.mode != "P":

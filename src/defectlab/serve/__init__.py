@@ -1,0 +1,1 @@
+"""The inspection service (FastAPI) and browser UI (Gradio) over model bundles."""

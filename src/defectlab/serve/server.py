@@ -1,0 +1,39 @@
+"""Start the service (API + UI) or the UI alone with uvicorn."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from defectlab.serve.limits import ServiceSettings
+
+
+def build_service(bundle: str | os.PathLike[str], settings: ServiceSettings, ui: bool = True, examples: Path | None = None):
+    """The FastAPI application over the bundle at ``bundle``, with the UI at ``/ui`` when ``ui``."""
+    from defectlab.serve.app import create_app
+    from defectlab.serve.predictor import load_predictor
+
+    predictor = load_predictor(bundle)
+    app = create_app(predictor, settings)
+    if ui:
+        from defectlab.serve.ui import mount_ui
+
+        app = mount_ui(app, predictor, settings, examples)
+    return app
+
+
+def build_ui_app(bundle: str | os.PathLike[str], settings: ServiceSettings, examples: Path | None = None):
+    """A FastAPI application serving only the UI (at ``/``) over the bundle at ``bundle``."""
+    from defectlab.serve.predictor import load_predictor
+    from defectlab.serve.ui import standalone_app
+
+    predictor = load_predictor(bundle)
+    predictor.warm_up()
+    return standalone_app(predictor, settings, examples)
+
+
+def run(app, host: str, port: int, log_level: str = "info") -> None:
+    """Serve ``app`` until interrupted (one process; the model's worker pool is in the app)."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)

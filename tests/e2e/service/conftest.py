@@ -1,0 +1,26 @@
+"""Session fixtures: a tiny detector bundle and an untrained classifier bundle (see _service_data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _service_data import SIZE, fit_detector_bundle, textured
+
+from defectlab.backbones.extractor import FeatureConfig
+from defectlab.classifiers.baselines import SmallCNN
+from defectlab.classifiers.bundle import save_classifier_bundle
+
+
+@pytest.fixture(scope="session")
+def detector_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("service") / "detector"
+    config = FeatureConfig(weights="random", image_size=SIZE)
+    train, held_out = [textured(seed) for seed in range(6)], [textured(seed) for seed in range(6, 14)]
+    return fit_detector_bundle(folder, config, train, held_out, {"dataset": "synthetic"})
+
+
+@pytest.fixture(scope="session")
+def classifier_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model = SmallCNN(num_classes=3, image_size=SIZE, widths=(4, 8))
+    return save_classifier_bundle(tmp_path_factory.mktemp("service") / "classifier", model, ("good", "crack", "spot"))
