@@ -359,3 +359,16 @@ def test_debug_traceback_for_a_fit_error(tmp_path, env):
     assert f"defectlab.errors.DataError: MVTec root folder not found: {missing}" in result.stderr
     assert "defectlab: error:" not in result.stderr
     assert_nothing_written(tmp_path / "b")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["serve", "no/such/bundle"], "manifest.json is missing"),
+        (["app", "no/such/bundle"], "manifest.json is missing"),
+        (["serve", ".", "--workers", "0"], "--workers at least 1"),
+        (["serve", ".", "--max-upload-mb", "-1"], "--max-upload-mb"),
+    ],
+)
+def test_serve_and_app_refuse_bad_arguments_before_listening(args, needle, env, tmp_path) -> None:
+    assert_one_line_error(run_cli(args, env, tmp_path), needle)

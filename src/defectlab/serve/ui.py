@@ -54,7 +54,7 @@ def model_card_markdown(card: dict[str, Any]) -> str:
     if card.get("class_names"):
         rows.append(("Classes", ", ".join(card["class_names"])))
     table = "\n".join(f"| {name} | {value} |" for name, value in rows if value not in (None, ""))
-    return f"| | |\n|---|---|\n{table}"
+    return f"| Model card | |\n|---|---|\n{table}"
 
 
 def example_images(predictor: Predictor, folder: Path, examples: Path | None = None) -> list[str]:
@@ -117,7 +117,8 @@ def build_ui(predictor: Predictor, settings: ServiceSettings | None = None, exam
             overlaid = gr.Image(label="Overlay", interactive=False, elem_id="overlay", format="png")
         with gr.Accordion("Model card", open=False):
             gr.Markdown(model_card_markdown(card))
-            gr.Code(json.dumps(card, indent=2, default=str), language="json", label="Manifest")
+            with gr.Accordion("Full manifest", open=False):
+                gr.Code(json.dumps(card, indent=2, default=str), language="json", label="Manifest")
         button.click(inspect, inputs=[upload], outputs=[verdict, heatmap, overlaid], concurrency_limit=settings.workers)
         upload.upload(inspect, inputs=[upload], outputs=[verdict, heatmap, overlaid], concurrency_limit=settings.workers)
     return blocks

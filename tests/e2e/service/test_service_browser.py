@@ -1,0 +1,80 @@
+"""The real service on loopback, driven in headless Chromium (Debian's ``chromium``) by Playwright:
+upload a real ELPV cell through the UI at /ui, read the verdict, see the heatmap and overlay.
+
+Set ``DEFECTLAB_SCREENSHOT=path.png`` to keep the screenshot (the README's picture comes from it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from defectlab.serve.process import running_server
+from _service_data import fit_detector_bundle
+
+from defectlab.backbones.extractor import FeatureConfig
+from defectlab.data.elpv import read_elpv
+from defectlab.data.imageio import save_image
+
+pytestmark = [pytest.mark.weights, pytest.mark.elpv]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="module")
+def elpv_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A real PatchCore (bundled weights, 224 px) on 24 functional mono cells, or the bundle named by
+    ``DEFECTLAB_UI_BUNDLE`` (e.g. the main job's); and a defective cell's PNG (detectors train on
+    functional cells only, so no model here has seen it)."""
+    cells = read_elpv("mono")
+    folder = tmp_path_factory.mktemp("browser")
+    given = os.environ.get("DEFECTLAB_UI_BUNDLE")
+    if given:
+        bundle = Path(given)
+    else:
+        good = [s for s in cells if s.defect_type == "good"]
+        train = [np.ascontiguousarray(s.image) for s in good[:24]]
+        held_out = [np.ascontiguousarray(s.image) for s in good[24:36]]
+        training = {"dataset": "elpv", "category": "mono"}
+        bundle = fit_detector_bundle(folder / "elpv_mono", FeatureConfig(), train, held_out, training)
+    defective = [s for s in cells if s.defect_type == "p100"][-3]
+    image = folder / f"elpv_{defective.metadata['index']:05d}.png"
+    save_image(image, np.ascontiguousarray(defective.image))
+    return bundle, image
+
+
+def test_ui_upload_shows_verdict_heatmap_and_overlay(elpv_bundle: tuple[Path, Path], tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: `make test` installs it (scripts/chromium.sh)"
+    bundle, image = elpv_bundle
+    with running_server("serve", bundle, "--threads", "1") as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(base + "/ui/", wait_until="networkidle", timeout=90_000)
+            expect(page.locator("#verdict")).to_contain_text("Waiting for an image", timeout=60_000)
+            page.locator("#upload input[type=file]").set_input_files(str(image))
+            verdict = page.locator("#verdict")
+            expect(verdict).to_contain_text("Score", timeout=120_000)
+            text = verdict.inner_text()
+            assert ("Defective" in text) != ("Normal" in text), text
+            assert "threshold" in text
+            for element in ("#heatmap img", "#overlay img"):
+                shown = page.locator(element)
+                expect(shown).to_be_visible(timeout=30_000)
+                page.wait_for_function("e => e.complete && e.naturalWidth > 0", arg=shown.element_handle(), timeout=30_000)
+                assert shown.evaluate("e => e.naturalWidth") == 300  # the ELPV cell's own size
+            screenshot = Path(os.environ.get("DEFECTLAB_SCREENSHOT", tmp_path / "ui.png"))
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+            assert screenshot.stat().st_size > 10_000
+            page.locator("text=Model card").first.click()
+            expect(page.locator("text=Training fingerprint")).to_be_visible(timeout=10_000)
+        finally:
+            browser.close()
