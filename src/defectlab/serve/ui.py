@@ -6,6 +6,7 @@ a short model card. Mounted at ``/ui`` by ``defectlab serve``; ``defectlab app``
 from __future__ import annotations
 
 import json
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -130,8 +131,10 @@ def mount_ui(app: Any, predictor: Predictor, settings: ServiceSettings, examples
 
     auth = None
     if settings.api_key is not None:
-        key = settings.api_key
-        auth = lambda _user, password: password == key  # noqa: E731 - any user name, the key as password
+        key = settings.api_key.encode()
+
+        def auth(_user: str, password: str) -> bool:  # any user name, the API key as the password
+            return secrets.compare_digest(password.encode(), key)
     return gr.mount_gradio_app(app, build_ui(predictor, settings, examples), path=path, auth=auth,
                                auth_message="Enter any user name and the service's API key as the password.",
                                max_file_size=settings.max_upload_bytes, footer_links=[])

@@ -229,3 +229,15 @@ def test_classifier_bundle_answers_with_class_and_gradcam(classifier_bundle: Pat
     assert body["decision"] == ("Normal" if body["label"] == "good" else "Defective")
     assert body["score"] is None and body["threshold"] is None
     assert decode_png(body["heatmap_png"]).shape == (72, 72, 3)
+
+
+def test_ui_asks_for_the_api_key_as_password(detector_bundle: Path) -> None:
+    from defectlab.serve.ui import mount_ui
+
+    predictor, settings = load_predictor(detector_bundle), ServiceSettings(api_key="k1")
+    client = TestClient(mount_ui(create_app(predictor, settings, warm=False), predictor, settings))
+    assert client.get("/ui/config").status_code == 401
+    assert client.post("/ui/login", data={"username": "op", "password": "wrong"}).status_code == 400
+    assert client.post("/ui/login", data={"username": "op", "password": "k1"}).status_code == 200
+    assert client.get("/ui/config").status_code == 200
+    assert client.post("/v1/predict", files=upload(png_bytes(textured(190)))).status_code == 401  # API still keyed
