@@ -36,7 +36,8 @@ TENSORS = "detector.safetensors"
 THRESHOLDS = "thresholds.json"
 DETECTOR_KIND = "anomaly_detector"
 CLASSIFIER_KIND = "classifier"
-KINDS = (DETECTOR_KIND, CLASSIFIER_KIND)
+ROUTED_KIND = "routed"
+KINDS = (DETECTOR_KIND, CLASSIFIER_KIND, ROUTED_KIND)
 
 
 @dataclass
@@ -152,8 +153,8 @@ def load_bundle(path: str | Path, num_threads: int | None = None) -> Bundle:
     """Load an anomaly-detector bundle written by `save_bundle`."""
     path = Path(path)
     manifest = read_manifest(path)
-    if manifest.get("kind") == CLASSIFIER_KIND:
-        raise ModelError(f"{path} is a classifier bundle, not an anomaly-detector bundle")
+    if manifest.get("kind") in (CLASSIFIER_KIND, ROUTED_KIND):
+        raise ModelError(f"{path} is a {manifest['kind']} bundle, not an anomaly-detector bundle")
     try:
         backbone = manifest["backbone"]
         features = FeatureConfig(

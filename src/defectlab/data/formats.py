@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 
-from defectlab.data.elpv import read_elpv
+from defectlab.data.elpv import CELL_TYPES, read_elpv
+from defectlab.data.files import list_subdirs, require_dir
 from defectlab.data.folder import read_folder
 from defectlab.data.mvtec import list_mvtec_categories, read_mvtec
 from defectlab.data.neu import read_neu
-from defectlab.data.sample import Sample
+from defectlab.data.sample import GOOD, Sample
 from defectlab.data.severstal import read_severstal
 from defectlab.errors import ConfigError
 
@@ -39,3 +40,15 @@ def read_dataset(root: str | os.PathLike[str] | None, fmt: str, category: str | 
     if category is not None:
         raise ConfigError(f"dataset format '{fmt}' has no categories (got category '{category}')")
     return read_neu(root) if fmt == "neu" else read_severstal(root)
+
+
+def list_categories(root: str | os.PathLike[str] | None, fmt: str) -> list[str]:
+    """The categories a dataset holds: MVTec category folders, ELPV cell types, or the sub-folders
+    of a folder tree that have a ``good`` folder. NEU and Severstal have none."""
+    if fmt == "elpv":
+        return list(CELL_TYPES)
+    if fmt == "mvtec" and root is not None:
+        return list_mvtec_categories(root)
+    if fmt == "folder" and root is not None:
+        return [p.name for p in list_subdirs(require_dir(root, "image folder tree")) if (p / GOOD).is_dir()]
+    raise ConfigError(f"dataset format '{fmt}' has no categories to route between (use mvtec, folder or elpv)")

@@ -1,0 +1,77 @@
+"""Fit a routed (multi-category) model: one detector per category plus the category router."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from defectlab.backbones.cache import FeatureCache
+from defectlab.data.sample import Sample
+from defectlab.detectors.model import AnomalyModel
+from defectlab.detectors.registry import make_detector
+from defectlab.errors import DataError
+from defectlab.experiments.workflow import FitOptions, fit_bundle
+from defectlab.pipelines.routed import RoutedModel
+from defectlab.pipelines.router import CategoryRouter
+
+
+@dataclass
+class CategoryData:
+    """One category's training and validation samples (the split's train and val parts)."""
+
+    train: Sequence[Sample]
+    val: Sequence[Sample] = ()
+
+
+@dataclass
+class RoutedFit:
+    """The fitted model and what the fit cost (seconds per detector, for the router, in all)."""
+
+    model: RoutedModel
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def fit_routed_model(
+    data: Mapping[str, CategoryData],
+    options: FitOptions,
+    detectors: Mapping[str, str] | None = None,
+    router: CategoryRouter | None = None,
+    cache: FeatureCache | None = None,
+    dataset: str = "",
+    progress: bool = False,
+) -> RoutedFit:
+    """Fit one detector per category (``detectors`` may name a kind per category; default
+    ``options.detector``) and the router on the categories' training normals, sharing features."""
+    if len(data) < 2:
+        raise DataError(f"routing needs at least two categories, got {list(data)}")
+    empty = [name for name, part in data.items() if not any(s.label == 0 for s in part.train)]
+    if empty:
+        raise DataError(f"categories {empty} have no good (normal) training images")
+    router = router or CategoryRouter(seed=options.seed)
+    bundles, seconds = {}, {}
+    start = time.perf_counter()
+    shared = None
+    for name, part in data.items():
+        kind = (detectors or {}).get(name, options.detector)
+        params = options.detector_params if kind == options.detector else {"seed": options.seed}
+        model = AnomalyModel(make_detector(kind, params), options.features, num_threads=options.num_threads, cache=cache)
+        if shared is not None:
+            model.share_extractor(shared)
+        category_options = replace(options, detector=kind, detector_params=params)
+        bundles[name], seconds[name] = fit_bundle(part.train, part.val, category_options, model, name, dataset, progress)
+        shared = model.extractor
+    router_start = time.perf_counter()
+    feats, labels = [], []
+    for name, part in data.items():
+        normals = [s.image for s in part.train if s.label == 0]
+        feats.append(bundles[name].model.extract(normals, progress=progress))
+        labels += [name] * len(normals)
+    router.fit(torch.cat(feats), labels)
+    seconds["router"] = time.perf_counter() - router_start
+    seconds["total"] = time.perf_counter() - start
+    model = RoutedModel(router, bundles, options.features, cache=cache)
+    return RoutedFit(model, {k: round(v, 3) for k, v in seconds.items()})
+

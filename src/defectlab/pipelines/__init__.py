@@ -1,0 +1,1 @@
+"""Pipelines over detectors and classifiers: the category router (multi-product inspection)."""

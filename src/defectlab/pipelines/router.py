@@ -1,0 +1,169 @@
+"""Category router: which product is in the image, or "unknown category".
+
+The router reads the same multi-layer patch features the detectors use (so an image is passed
+through the backbone once): each image becomes the per-channel spatial mean and standard
+deviation of its feature map, standardized. A multinomial logistic regression (scikit-learn)
+names the category. Two calibrated limits guard against products the router was never taught:
+the Mahalanobis distance to the nearest category mean, under a shared Ledoit-Wolf covariance
+(Lee et al., 2018), and the head's confidence. Both limits are set on out-of-fold scores of the
+known categories' images (cross-calibration) so that a share ``accept`` of them passes each one; an image past either limit
+is routed to ``UNKNOWN`` (-1), never silently to the wrong detector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.covariance import LedoitWolf
+from sklearn.linear_model import LogisticRegression
+
+from defectlab.detectors.base import check_features
+from defectlab.errors import ConfigError, DataError, NotFittedError
+
+UNKNOWN = -1
+
+
+def image_embedding(features: torch.Tensor) -> np.ndarray:
+    """(N, 2C) per-channel spatial mean and standard deviation of (N, C, h, w) patch features."""
+    flat = features.flatten(2).double()
+    return torch.cat([flat.mean(dim=2), flat.std(dim=2, unbiased=False)], dim=1).numpy()
+
+
+@dataclass
+class Routing:
+    """Per image: category index (UNKNOWN = -1), confidence of the head, distance to the nearest category."""
+
+    category: np.ndarray
+    confidence: np.ndarray
+    distance: np.ndarray
+    predicted: np.ndarray
+    """The head's category before the unknown check."""
+
+
+@dataclass
+class CategoryRouter:
+    """Routes (N, C, h, w) features to one of ``categories``; see the module docstring.
+
+    ``accept``: share of known images each limit lets through (the calibration quantile).
+    ``folds``: cross-calibration folds (see :meth:`fit`).
+    """
+
+    accept: float = 0.99
+    folds: int = 5
+    regularization: float = 1.0
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if not 0.5 <= self.accept < 1.0:
+            raise ConfigError(f"router accept must be in [0.5, 1), got {self.accept}")
+        if self.folds < 2:
+            raise ConfigError(f"router folds must be at least 2, got {self.folds}")
+        self.categories: tuple[str, ...] = ()
+        self._state: dict[str, np.ndarray] | None = None
+
+    @property
+    def is_fitted(self) -> bool:
+        return self._state is not None
+
+    def fit(self, features: torch.Tensor, labels: Sequence[str]) -> CategoryRouter:
+        """Learn the categories from features of images labelled with their category names.
+
+        The limits are cross-calibrated: ``folds`` routers, each fitted without one fold of every
+        category, score their left-out fold, so every training image gets an out-of-fold distance
+        and confidence; the limits are quantiles of those, and the final router is fitted on all.
+        """
+        check_features(features, "router training features")
+        labels = np.asarray(labels)
+        if len(labels) != len(features):
+            raise DataError(f"{len(labels)} category labels for {len(features)} images")
+        categories = tuple(sorted(set(labels.tolist())))
+        if len(categories) < 2:
+            raise DataError(f"a router needs at least two categories, got {list(categories)}")
+        y = np.array([categories.index(name) for name in labels])
+        counts = np.bincount(y)
+        if counts.min() < self.folds:
+            small = categories[int(counts.argmin())]
+            raise DataError(f"category {small} has {counts.min()} images: the router needs at least {self.folds} per category")
+        embedding = image_embedding(features)
+        fold = self._folds(y)
+        out_confidence, out_distance = np.empty(len(y)), np.empty(len(y))
+        for k in range(self.folds):
+            held = fold == k
+            state = self._fit_state(embedding[~held], y[~held], len(categories))
+            _, out_confidence[held], out_distance[held] = self._scores(embedding[held], state)
+        self._state = self._fit_state(embedding, y, len(categories))
+        self._state["distance_limit"] = np.array([np.quantile(out_distance, self.accept)])
+        self._state["confidence_limit"] = np.array([np.quantile(out_confidence, 1.0 - self.accept)])
+        self.categories = categories
+        return self
+
+    def _folds(self, y: np.ndarray) -> np.ndarray:
+        """A fold number per image, stratified by category, seeded."""
+        rng = np.random.default_rng(self.seed)
+        fold = np.empty(len(y), dtype=int)
+        for k in np.unique(y):
+            rows = rng.permutation(np.flatnonzero(y == k))
+            fold[rows] = np.arange(len(rows)) % self.folds
+        return fold
+
+    def _fit_state(self, embedding: np.ndarray, y: np.ndarray, n_categories: int) -> dict[str, np.ndarray]:
+        """Standardization, logistic-regression head, category centres and shared precision."""
+        mean = embedding.mean(axis=0)
+        std = embedding.std(axis=0) + 1e-6
+        z = (embedding - mean) / std
+        head = LogisticRegression(C=self.regularization, max_iter=5000, random_state=self.seed).fit(z, y)
+        coef, intercept = head.coef_, head.intercept_
+        if n_categories == 2:  # scikit-learn keeps one row for two classes: make it two
+            coef, intercept = np.concatenate([-coef / 2, coef / 2]), np.concatenate([-intercept / 2, intercept / 2])
+        centres = np.stack([z[y == k].mean(axis=0) for k in range(n_categories)])
+        precision = LedoitWolf().fit(z - centres[y]).precision_
+        return {"mean": mean, "std": std, "coef": coef, "intercept": intercept, "centres": centres, "precision": precision}
+
+    def _scores(self, embedding: np.ndarray, state: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(predicted category, confidence, distance to the nearest centre) under ``state``."""
+        z = (embedding - state["mean"]) / state["std"]
+        logits = z @ state["coef"].T + state["intercept"]
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        diff = z[:, None, :] - state["centres"][None, :, :]
+        distances = np.sqrt(np.maximum(np.einsum("nkd,de,nke->nk", diff, state["precision"], diff), 0.0))
+        return probabilities.argmax(axis=1), probabilities.max(axis=1), distances.min(axis=1)
+
+    def route(self, features: torch.Tensor) -> Routing:
+        """The category of each image, UNKNOWN where a limit is passed."""
+        check_features(features, "router input features", channels=self.state["mean"].shape[0] // 2)
+        predicted, confidence, distance = self._scores(image_embedding(features), self.state)
+        limits = self.limits
+        known = (distance <= limits["distance"]) & (confidence >= limits["confidence"])
+        return Routing(np.where(known, predicted, UNKNOWN), confidence, distance, predicted)
+
+    @property
+    def state(self) -> dict[str, np.ndarray]:
+        if self._state is None:
+            raise NotFittedError("the category router is not fitted: call fit() or load a bundle first")
+        return self._state
+
+    @property
+    def limits(self) -> dict[str, float]:
+        """The calibrated distance and confidence limits."""
+        return {"distance": float(self.state["distance_limit"][0]), "confidence": float(self.state["confidence_limit"][0])}
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The learned state as named float64 tensors (for safetensors)."""
+        return {f"router.{k}": torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64)) for k, v in self.state.items()}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor], categories: Sequence[str]) -> CategoryRouter:
+        """Restore the state written by :meth:`state_tensors` for the named ``categories``."""
+        keys = ("mean", "std", "coef", "intercept", "centres", "precision", "distance_limit", "confidence_limit")
+        self._state = {k: tensors[f"router.{k}"].numpy() for k in keys}
+        self.categories = tuple(categories)
+        if self._state["coef"].shape[0] != len(self.categories):
+            raise DataError(f"the router state has {self._state['coef'].shape[0]} categories, the manifest {len(categories)}")
+        return self
+
+    def get_params(self) -> dict[str, float | int]:
+        return {"accept": self.accept, "folds": self.folds, "regularization": self.regularization, "seed": self.seed}

@@ -1,0 +1,91 @@
+"""The category router: routing, calibrated unknown detection, state round trip, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from defectlab.errors import ConfigError, DataError, NotFittedError
+from defectlab.pipelines.router import UNKNOWN, CategoryRouter, image_embedding
+
+
+def category_features(centre: float, n: int, seed: int, channels: int = 8) -> torch.Tensor:
+    """(n, C, 4, 4) features whose channel means sit near ``centre`` (one "product")."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.linspace(-1, 1, channels).view(1, channels, 1, 1) * centre
+    return base + 0.3 * torch.randn(n, channels, 4, 4, generator=g)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> CategoryRouter:
+    feats = torch.cat([category_features(1.0, 100, 0), category_features(-1.0, 100, 1), category_features(3.0, 100, 2)])
+    labels = ["a"] * 100 + ["b"] * 100 + ["c"] * 100
+    return CategoryRouter(accept=0.95).fit(feats, labels)
+
+
+def test_embedding_is_spatial_mean_and_std() -> None:
+    feats = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).view(2, 3, 2, 2)
+    expected = np.concatenate([feats.numpy().reshape(2, 3, 4).mean(2), feats.numpy().reshape(2, 3, 4).std(2)], axis=1)
+    np.testing.assert_allclose(image_embedding(feats), expected)
+
+
+def test_routes_known_categories(fitted: CategoryRouter) -> None:
+    routing = fitted.route(torch.cat([category_features(1.0, 20, 10), category_features(3.0, 20, 11)]))
+    names = [fitted.categories[k] if k != UNKNOWN else "?" for k in routing.category]
+    assert fitted.categories == ("a", "b", "c")
+    assert list(routing.predicted) == [0] * 20 + [2] * 20
+    assert np.mean(np.array(names) == np.array(["a"] * 20 + ["c"] * 20)) >= 0.85  # a few may be refused (two limits at accept .95)
+
+
+def test_unknown_product_is_refused_not_misrouted(fitted: CategoryRouter) -> None:
+    g = torch.Generator().manual_seed(5)
+    alien = torch.randn(30, 8, 4, 4, generator=g) * 3.0 + 5.0  # nothing like a, b or c
+    routing = fitted.route(alien)
+    assert np.all(routing.category == UNKNOWN)
+    assert np.all(routing.distance > fitted.limits["distance"])
+
+
+def test_limits_accept_the_calibration_share(fitted: CategoryRouter) -> None:
+    fresh = torch.cat([category_features(c, 200, 20 + i) for i, c in enumerate((1.0, -1.0, 3.0))])
+    refused = np.mean(fitted.route(fresh).category == UNKNOWN)
+    assert refused < 0.15  # two limits at 95% each on held-out data: about 5-10% refused
+
+
+def test_distance_matches_a_direct_mahalanobis(fitted: CategoryRouter) -> None:
+    x = category_features(1.0, 3, 30)
+    state = fitted.state
+    z = (image_embedding(x) - state["mean"]) / state["std"]
+    direct = [min(float(np.sqrt((zi - c) @ state["precision"] @ (zi - c))) for c in state["centres"]) for zi in z]
+    np.testing.assert_allclose(fitted.route(x).distance, direct, rtol=1e-8)
+
+
+def test_state_round_trip(fitted: CategoryRouter) -> None:
+    x = category_features(-1.0, 5, 40)
+    restored = CategoryRouter(**fitted.get_params()).load_state_tensors(fitted.state_tensors(), fitted.categories)
+    a, b = fitted.route(x), restored.route(x)
+    np.testing.assert_array_equal(a.category, b.category)
+    np.testing.assert_allclose(a.distance, b.distance)
+    assert restored.limits == fitted.limits
+
+
+def test_two_categories_work() -> None:
+    feats = torch.cat([category_features(1.0, 30, 0), category_features(-1.0, 30, 1)])
+    router = CategoryRouter().fit(feats, ["x"] * 30 + ["y"] * 30)
+    assert list(router.route(category_features(-1.0, 5, 2)).predicted) == [1] * 5
+
+
+def test_bad_input() -> None:
+    with pytest.raises(NotFittedError):
+        CategoryRouter().route(category_features(1.0, 2, 0))
+    with pytest.raises(DataError, match="at least two categories"):
+        CategoryRouter().fit(category_features(1.0, 10, 0), ["a"] * 10)
+    with pytest.raises(DataError, match="at least 5 per category"):
+        CategoryRouter().fit(category_features(1.0, 12, 0), ["a"] * 10 + ["b"] * 2)
+    with pytest.raises(DataError, match="labels for"):
+        CategoryRouter().fit(category_features(1.0, 10, 0), ["a"] * 9)
+    with pytest.raises(ConfigError):
+        CategoryRouter(accept=1.0)
+    router = CategoryRouter().fit(torch.cat([category_features(1.0, 10, 0), category_features(-1, 10, 1)]), ["a"] * 10 + ["b"] * 10)
+    with pytest.raises(DataError, match="channels"):
+        router.route(torch.zeros(2, 5, 4, 4))
