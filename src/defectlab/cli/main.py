@@ -46,6 +46,13 @@ def _is_classifier(bundle_dir: Path) -> bool:
     return bundle_kind(bundle_dir) == CLASSIFIER_KIND
 
 
+def _is_routed(bundle_dir: Path) -> bool:
+    """Whether the bundle at ``bundle_dir`` is a routed (multi-category) bundle."""
+    from defectlab.bundle.io import ROUTED_KIND, bundle_kind
+
+    return bundle_kind(bundle_dir) == ROUTED_KIND
+
+
 def _echo_classes(rows: list[dict]) -> None:
     for row in rows:
         typer.echo(f"{row['path']}\t{row['class']}\t{row['confidence']:.4f}")
@@ -55,7 +62,7 @@ def _echo_classes(rows: list[dict]) -> None:
 def fit(
     data: Optional[Path] = typer.Option(None, "--data", help="Dataset root (MVTec layout unless --format says otherwise)."),
     category: Optional[str] = typer.Option(None, "--category", help="Category (MVTec) or cell type (ELPV: mono/poly)."),
-    detector: str = typer.Option("patchcore", "--detector", help="patchcore or padim."),
+    detector: str = typer.Option("patchcore", "--detector", help="patchcore, padim or cae (feature-space autoencoder)."),
     out: Path = typer.Option(..., "--out", help="Directory to write the model bundle to."),
     fmt: str = typer.Option("mvtec", "--format", help="Dataset format: mvtec, folder, neu, severstal, elpv."),
     backbone: str = typer.Option("efficientnet_lite0", "--backbone", help="Backbone name (see `defectlab info`)."),
@@ -102,6 +109,40 @@ def fit(
     )
 
 
+@app.command("fit-router")
+def fit_router(
+    data: Optional[Path] = typer.Option(None, "--data", help="Dataset root (not needed for ELPV)."),
+    fmt: str = typer.Option("mvtec", "--format", help="Dataset format: mvtec, folder or elpv (its cell types)."),
+    categories: Optional[str] = typer.Option(None, "--categories", help="Comma-separated categories (default: all)."),
+    detector: str = typer.Option("patchcore", "--detector", help="Detector for every category: cae, patchcore or padim."),
+    detectors: Optional[str] = typer.Option(None, "--detectors", help="Per-category detectors, e.g. mono=cae,poly=padim."),
+    out: Path = typer.Option(..., "--out", help="Directory to write the routed bundle to."),
+    backbone: str = typer.Option("efficientnet_lite0", "--backbone", help="Backbone shared by router and detectors."),
+    weights: str = typer.Option("default", "--weights", help="'default' (bundled), 'random', or a weights file."),
+    image_size: int = typer.Option(224, "--image-size", help="Square input size in pixels."),
+    threshold: str = typer.Option("auto", "--threshold", help="auto, f1, mean_std or quantile (per category)."),
+    seed: int = typer.Option(42, "--seed", help="Seed for splits, coresets, router folds."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch/faiss."),
+) -> None:
+    """Fit a multi-category model: a category router in front of one detector per category, sharing one
+    backbone pass. Images of a product the router was never taught are answered "unknown category".
+    Splits are saved per category in BUNDLE.splits/ and reused by `evaluate`."""
+    from defectlab.backbones.extractor import FeatureConfig
+    from defectlab.cli.routed import RouterRequest, fit_router_bundle, parse_detectors
+    from defectlab.experiments.workflow import FitOptions
+
+    _use_threads(threads)
+    params = {"seed": seed}
+    options = FitOptions(detector=detector, detector_params=params, threshold=threshold, seed=seed, num_threads=threads,
+                         features=FeatureConfig(backbone, image_size=image_size, weights=weights))
+    request = RouterRequest(data, fmt, _split_csv(categories), out, options, parse_detectors(detectors))
+    fitted = fit_router_bundle(request)
+    model = fitted.model
+    kinds = ", ".join(f"{n}={model.bundles[n].model.detector.kind}" for n in model.categories)
+    typer.echo(f"fitted a router over {len(model.categories)} categories ({kinds}) in {fitted.seconds['total']:.1f} s; "
+               f"bundle: {out}")
+
+
 @app.command()
 def evaluate(
     bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Detector or classifier bundle directory."),
@@ -120,7 +161,9 @@ def evaluate(
 ) -> None:
     """Evaluate a bundle on the test part of its split.
 
-    Detector: image and pixel metrics, printed as JSON. Classifier: accuracy, macro-F1, AUROC,
+    Detector: image and pixel metrics, printed as JSON. Routed (multi-category) bundle: routing
+    accuracy, the routing confusion matrix (with "unknown") and per-category and macro image
+    metrics, as JSON. Classifier: accuracy, macro-F1, AUROC,
     balanced accuracy, per-class counts and the confusion matrix, printed as a table.
     """
     from defectlab.bundle.io import load_bundle
@@ -134,6 +177,15 @@ def evaluate(
 
         _use_threads(threads)
         typer.echo(classifier_table(evaluate_classifier_dir(bundle_dir, data, category, fmt, split, json_out)))
+        return
+    if _is_routed(bundle_dir):
+        from defectlab.cli.routed import evaluate_routed_dir, write_json
+
+        _use_threads(threads)
+        summary = evaluate_routed_dir(bundle_dir, data, fmt)
+        if json_out:
+            write_json(json_out, summary)
+        typer.echo(json.dumps(summary, indent=2))
         return
     bundle = load_bundle(bundle_dir, num_threads=threads)
     samples = read_dataset(data, fmt or "mvtec", category)
@@ -162,7 +214,7 @@ def score(
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
 ) -> None:
     """Score images with a detector bundle: writes scores.csv (path, score, threshold, decision) and a heatmap
-    overlay per image. With a classifier bundle it does what `classify` does and writes OUT/classes.json."""
+    overlay per image; a routed bundle adds the category (or "unknown category"). With a classifier bundle it does what `classify` does and writes OUT/classes.json."""
     from defectlab.cli.scoring import CLASSES_JSON, classify_paths, score_paths, write_classes_json
 
     if _is_classifier(bundle_dir):
@@ -171,6 +223,17 @@ def score(
         written = write_classes_json(classified, out / CLASSES_JSON)
         _echo_classes(classified)
         typer.echo(f"classified {len(classified)} images; results in {written}")
+        return
+    if _is_routed(bundle_dir):
+        from defectlab.cli.routed import score_routed_paths
+        from defectlab.cli.scoring import collect_images
+
+        _use_threads(threads)
+        rows = score_routed_paths(bundle_dir, collect_images(inputs), out)
+        unknown = sum(r["decision"] == "unknown category" for r in rows)
+        flagged = sum(r["decision"] == "anomalous" for r in rows)
+        typer.echo(f"scored {len(rows)} images: {flagged} anomalous, {unknown} of unknown category; "
+                   f"results in {out / 'scores.csv'}")
         return
     rows = score_paths(bundle_dir, inputs, out, threads)
     flagged = sum(r["decision"] == "anomalous" for r in rows)
@@ -309,6 +372,10 @@ def info(bundle_dir: Optional[Path] = typer.Argument(None, metavar="BUNDLE", hel
             from defectlab.classifiers.bundle import classifier_summary
 
             manifest = classifier_summary(manifest)
+        elif _is_routed(bundle_dir):
+            from defectlab.pipelines.routed import routed_summary
+
+            manifest = routed_summary(manifest)
         typer.echo(json.dumps(manifest, indent=2))
         return
     typer.echo("backbones: " + ", ".join(list_backbones()))
