@@ -2,7 +2,8 @@
 
 :func:`load_predictor` reads a bundle directory and returns a :class:`DetectorPredictor`
 (anomaly-detector bundles: score, threshold, decision, heatmap) or a
-:class:`ClassifierPredictor` (classifier bundles: class, confidence, probabilities, Grad-CAM).
+:class:`ClassifierPredictor` (classifier bundles: class, confidence, probabilities, Grad-CAM)
+or a :class:`RoutedPredictor` (multi-category bundles: the category, then its detector's answer).
 Both take decoded ``uint8`` HxWx3 images and return one :class:`ImageResult` per image.
 
 Predictors are shared by concurrent requests. Scoring only reads the model (eval mode, no
@@ -22,13 +23,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from defectlab.bundle.io import CLASSIFIER_KIND, Bundle, bundle_kind, load_bundle
+from defectlab.bundle.io import CLASSIFIER_KIND, ROUTED_KIND, Bundle, bundle_kind, load_bundle
 from defectlab.classifiers.bundle import ClassifierBundle, classifier_summary, load_classifier_bundle
 from defectlab.classifiers.train import predict as classify_images
 from defectlab.explain.overlay import heatmap_rgb, overlay, resize_map
+from defectlab.pipelines.routed import UNKNOWN_CATEGORY, RoutedModel, load_routed_bundle, routed_summary
 
 NORMAL = "Normal"
 DEFECTIVE = "Defective"
+UNKNOWN_DECISION = "Unknown category"
 
 
 @dataclass
@@ -107,10 +110,7 @@ class DetectorPredictor:
                 normalized_score=float(normalized[i]),
             )
             if explain:
-                # 0 at the normal mean's floor, 0.5 at the threshold, 1 at twice the threshold
-                anomaly_map = prediction.maps[i]
-                result.heatmap = np.clip(resize_map(anomaly_map, *image.shape[:2]) / (2.0 * threshold), 0.0, 1.0)
-                result.overlay = overlay(image, anomaly_map, vmin=0.0, vmax=2.0 * threshold)
+                _add_heatmap(result, image, prediction.maps[i], threshold)
             results.append(result)
         return results
 
@@ -184,11 +184,66 @@ class ClassifierPredictor:
         self.predict([np.full((size, size, 3), 128, np.uint8)], explain=True)
 
 
-def load_predictor(path: str | os.PathLike[str]) -> DetectorPredictor | ClassifierPredictor:
+class RoutedPredictor:
+    """Predictions of a routed bundle: the category, then that category's detector and threshold.
+
+    An image of a product the router does not know gets the decision ``Unknown category``
+    (``is_anomalous`` True: it needs a person) and no score.
+    """
+
+    kind = ROUTED_KIND
+
+    def __init__(self, model: RoutedModel, path: Path) -> None:
+        self.model = model
+        self.path = path
+        self.model_id = model_id(path, {**(model.manifest or {}), "detector": {"kind": "router"}})
+
+    def predict(self, images: Sequence[np.ndarray], explain: bool = False) -> list[ImageResult]:
+        prediction = self.model.predict(list(images), with_maps=explain)
+        results = []
+        for i, image in enumerate(images):
+            category = prediction.categories[i]
+            if category == UNKNOWN_CATEGORY:
+                results.append(ImageResult(decision=UNKNOWN_DECISION, is_anomalous=True, category=category))
+                continue
+            bundle = self.model.bundles[category]
+            score, threshold = float(prediction.scores[i]), float(prediction.thresholds[i])
+            result = ImageResult(
+                decision=DEFECTIVE if prediction.is_anomalous[i] else NORMAL,
+                is_anomalous=bool(prediction.is_anomalous[i]),
+                score=score,
+                threshold=threshold,
+                normalized_score=float(bundle.normalized(np.array([score]))[0]),
+                category=category,
+            )
+            if explain:
+                _add_heatmap(result, image, prediction.maps[i], threshold)
+            results.append(result)
+        return results
+
+    def model_card(self) -> dict[str, Any]:
+        manifest = self.model.manifest or {}
+        return {"id": self.model_id, **routed_summary(manifest), "image_size": manifest.get("image_size")}
+
+    def warm_up(self) -> None:
+        size = int(self.model.features.image_size)
+        self.predict([np.full((size, size, 3), 128, np.uint8)], explain=True)
+
+
+def _add_heatmap(result: ImageResult, image: np.ndarray, anomaly_map: np.ndarray, threshold: float) -> None:
+    """Heatmap (0.5 at the threshold, 1 at twice the threshold) and overlay of a detector's map."""
+    result.heatmap = np.clip(resize_map(anomaly_map, *image.shape[:2]) / (2.0 * threshold), 0.0, 1.0)
+    result.overlay = overlay(image, anomaly_map, vmin=0.0, vmax=2.0 * threshold)
+
+
+def load_predictor(path: str | os.PathLike[str]) -> DetectorPredictor | ClassifierPredictor | RoutedPredictor:
     """The predictor of the bundle at ``path`` (ModelError for anything that is not a bundle)."""
     path = Path(path)
-    if bundle_kind(path) == CLASSIFIER_KIND:
+    kind = bundle_kind(path)
+    if kind == CLASSIFIER_KIND:
         return ClassifierPredictor(load_classifier_bundle(path), path)
+    if kind == ROUTED_KIND:
+        return RoutedPredictor(load_routed_bundle(path), path)
     return DetectorPredictor(load_bundle(path), path)
 
 

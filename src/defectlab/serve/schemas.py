@@ -24,6 +24,8 @@ class ModelCard(BaseModel):
     backbone: dict[str, Any] | None = None
     detector: dict[str, Any] | None = Field(None, description="Detector kind and parameters (detector bundles).")
     model: dict[str, Any] | None = Field(None, description="Classifier kind and configuration (classifier bundles).")
+    router: dict[str, Any] | None = Field(None, description="Router parameters and limits (routed bundles).")
+    categories: dict[str, Any] | None = Field(None, description="Each category's detector and threshold (routed bundles).")
     class_names: list[str] | None = None
     image_size: int | None = None
     thresholds: dict[str, Any] | None = None
@@ -38,7 +40,7 @@ class Prediction(BaseModel):
     """The verdict for one image."""
 
     filename: str | None = Field(None, description="The uploaded file's name, when the client sent one.")
-    decision: str = Field(description="Normal or Defective.", examples=["Defective"])
+    decision: str = Field(description="Normal, Defective, or Unknown category (routed bundles).", examples=["Defective"])
     is_anomalous: bool
     score: float | None = Field(None, description="Anomaly score (detector bundles); higher is more anomalous.")
     threshold: float | None = Field(None, description="Decision threshold on the score (detector bundles).")

@@ -52,6 +52,8 @@ def model_card_markdown(card: dict[str, Any]) -> str:
     if card.get("default_threshold"):
         threshold = (card.get("thresholds") or {}).get(card["default_threshold"], {})
         rows.append(("Threshold", f"{threshold.get('value', float('nan')):.4g} ({card['default_threshold']})"))
+    if card.get("categories"):
+        rows.append(("Categories", ", ".join(f"{name} ({c.get('detector')})" for name, c in card["categories"].items())))
     if card.get("class_names"):
         rows.append(("Classes", ", ".join(card["class_names"])))
     table = "\n".join(f"| {name} | {value} |" for name, value in rows if value not in (None, ""))

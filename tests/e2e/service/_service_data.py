@@ -33,6 +33,14 @@ def textured(seed: int, size: int = SIZE, spot: bool = False) -> np.ndarray:
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
+def striped(seed: int, size: int = SIZE) -> np.ndarray:
+    """Another product: dark diagonal stripes with mild noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    image = 60 + 50 * (((xx + yy) // 6) % 2) + rng.normal(0, 4, (size, size))
+    return np.clip(np.repeat(image[..., None], 3, axis=2), 0, 255).astype(np.uint8)
+
+
 def png_bytes(image: np.ndarray, mode: str | None = None) -> bytes:
     """``image`` encoded as PNG (optionally converted to a PIL mode first)."""
     pil = Image.fromarray(image)

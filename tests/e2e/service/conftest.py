@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _service_data import SIZE, fit_detector_bundle, textured
+from _service_data import SIZE, fit_detector_bundle, striped, textured
 
 from defectlab.backbones.extractor import FeatureConfig
 from defectlab.classifiers.baselines import SmallCNN
@@ -24,3 +24,20 @@ def detector_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def classifier_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = SmallCNN(num_classes=3, image_size=SIZE, widths=(4, 8))
     return save_classifier_bundle(tmp_path_factory.mktemp("service") / "classifier", model, ("good", "crack", "spot"))
+
+
+@pytest.fixture(scope="session")
+def routed_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two products (textured, striped) behind a router; PatchCore for each."""
+    from defectlab.data.sample import Sample
+    from defectlab.experiments.router_fit import CategoryData, fit_routed_model
+    from defectlab.experiments.workflow import FitOptions
+    from defectlab.pipelines.routed import save_routed_bundle
+
+    def samples(make, name: str) -> list[Sample]:
+        return [Sample(image=make(seed), label=0, id=f"{name}/{seed}", category=name) for seed in range(20)]
+
+    parts = {"textured": CategoryData(samples(textured, "textured")), "striped": CategoryData(samples(striped, "striped"))}
+    options = FitOptions(detector_params={"coreset_ratio": 0.2}, features=FeatureConfig(weights="random", image_size=SIZE))
+    fitted = fit_routed_model(parts, options)
+    return save_routed_bundle(tmp_path_factory.mktemp("service") / "routed", fitted.model, {"dataset": "synthetic"})

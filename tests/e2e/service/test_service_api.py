@@ -19,7 +19,7 @@ from defectlab.serve.app import create_app
 from defectlab.serve.limits import ServiceSettings
 from defectlab.serve.predictor import load_predictor
 
-from _service_data import SIZE, png_bytes, textured
+from _service_data import SIZE, png_bytes, striped, textured
 
 
 def client_for(bundle: Path, **settings: object) -> TestClient:
@@ -241,3 +241,18 @@ def test_ui_asks_for_the_api_key_as_password(detector_bundle: Path) -> None:
     assert client.post("/ui/login", data={"username": "op", "password": "k1"}).status_code == 200
     assert client.get("/ui/config").status_code == 200
     assert client.post("/v1/predict", files=upload(png_bytes(textured(190)))).status_code == 401  # API still keyed
+
+
+def test_routed_bundle_answers_with_the_category(routed_bundle: Path) -> None:
+    client = client_for(routed_bundle)
+    assert client.get("/health").json()["kind"] == "routed"
+    card = client.get("/v1/model").json()
+    assert set(card["categories"]) == {"textured", "striped"} and card["router"]["limits"]["distance"] > 0
+    files = [("files", ("t.png", png_bytes(textured(200)), "image/png")), ("files", ("s.png", png_bytes(striped(201)), "image/png"))]
+    results = client.post("/v1/predict/batch?heatmap=true", files=files).json()["results"]
+    assert [r["category"] for r in results] == ["textured", "striped"]
+    assert all(r["score"] is not None and r["threshold"] > 0 and r["heatmap_png"] for r in results)
+    noise = np.random.default_rng(0).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
+    alien = client.post("/v1/predict?heatmap=true", files=upload(png_bytes(noise))).json()
+    assert alien["category"] == "unknown" and alien["decision"] == "Unknown category" and alien["is_anomalous"] is True
+    assert alien["score"] is None and alien["heatmap_png"] is None
