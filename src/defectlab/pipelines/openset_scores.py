@@ -1,0 +1,115 @@
+"""Open-set scores for a classifier's embeddings and logits ("higher = more likely unknown").
+
+- :class:`MahalanobisScorer`: class means and one shared covariance fitted on known-class
+  embeddings (Lee et al., 2018); the score is the smallest Mahalanobis distance to a class mean,
+  or, with ``relative``, that distance minus the distance under one Gaussian fitted to all known
+  embeddings (Ren et al., 2021). With fewer images than a well-conditioned covariance needs
+  (fewer than ``min_ratio`` x the embedding dimension beyond the class count), the covariance is
+  the Ledoit-Wolf shrinkage estimate, and :attr:`MahalanobisScorer.covariance_estimator` says so.
+- Logit baselines: maximum softmax probability, maximum logit and energy (each negated).
+- :func:`acceptance_threshold`: the score below which a share ``accept`` of known validation
+  images falls; images above it are called unknown. No test data is ever used for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import logsumexp, softmax
+from sklearn.covariance import EmpiricalCovariance, LedoitWolf
+
+from defectlab.errors import ConfigError, DataError, NotFittedError
+
+log = logging.getLogger(__name__)
+
+LOGIT_SCORES = ("msp", "max_logit", "energy")
+
+
+def msp_score(logits: np.ndarray) -> np.ndarray:
+    """Negated maximum softmax probability."""
+    return -softmax(np.asarray(logits, dtype=np.float64), axis=1).max(axis=1)
+
+
+def max_logit_score(logits: np.ndarray) -> np.ndarray:
+    """Negated maximum logit."""
+    return -np.asarray(logits, dtype=np.float64).max(axis=1)
+
+
+def energy_score(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Energy -T logsumexp(logits / T) (Liu et al., 2020): higher for unknowns."""
+    return -temperature * logsumexp(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
+
+
+def logit_score(name: str, logits: np.ndarray) -> np.ndarray:
+    """One of LOGIT_SCORES by name."""
+    functions = {"msp": msp_score, "max_logit": max_logit_score, "energy": energy_score}
+    if name not in functions:
+        raise ConfigError(f"unknown logit score '{name}'; valid: {', '.join(LOGIT_SCORES)}")
+    return functions[name](logits)
+
+
+def acceptance_threshold(known_validation_scores: np.ndarray, accept: float = 0.95) -> float:
+    """The ``accept`` quantile of known validation scores (images scoring above it are unknown)."""
+    scores = np.asarray(known_validation_scores, dtype=np.float64)
+    if scores.size == 0:
+        raise DataError("no known validation images to set the open-set threshold on")
+    if not 0.0 < accept < 1.0:
+        raise ConfigError(f"acceptance must be in (0, 1), got {accept}")
+    return float(np.quantile(scores, accept))
+
+
+@dataclass
+class MahalanobisScorer:
+    """Mahalanobis open-set score on embeddings; see the module docstring."""
+
+    relative: bool = False
+    min_ratio: float = 5.0
+
+    def fit(self, embeddings: np.ndarray, labels: np.ndarray) -> MahalanobisScorer:
+        """Class means and shared covariance from known-class ``embeddings`` (N, D) and ``labels`` (N,)."""
+        x = np.asarray(embeddings, dtype=np.float64)
+        y = np.asarray(labels)
+        if x.ndim != 2 or len(x) != len(y) or len(x) == 0:
+            raise DataError(f"expected (N, D) embeddings with N labels, got {x.shape} and {len(y)} labels")
+        classes = np.unique(y)
+        small = [str(c) for c in classes if np.sum(y == c) < 2]
+        if small:
+            raise DataError(f"classes {small} have fewer than 2 images: no class mean and spread to estimate")
+        self.classes_ = classes
+        self.means_ = np.stack([x[y == c].mean(axis=0) for c in classes])
+        residuals = x - self.means_[np.searchsorted(classes, y)]
+        well_conditioned = len(x) - len(classes) >= self.min_ratio * x.shape[1]
+        estimator = EmpiricalCovariance() if well_conditioned else LedoitWolf()
+        self.covariance_estimator = "empirical" if well_conditioned else "ledoit_wolf"
+        if not well_conditioned:
+            log.info("open-set covariance: %d images for %d dimensions, using Ledoit-Wolf shrinkage", len(x), x.shape[1])
+        self.precision_ = estimator.fit(residuals).precision_
+        if self.relative:
+            self.global_mean_ = x.mean(axis=0)
+            global_estimator = EmpiricalCovariance() if well_conditioned else LedoitWolf()
+            self.global_precision_ = global_estimator.fit(x - self.global_mean_).precision_
+        return self
+
+    def distances(self, embeddings: np.ndarray) -> np.ndarray:
+        """(N, K) squared Mahalanobis distances to every class mean."""
+        if not hasattr(self, "means_"):
+            raise NotFittedError("the Mahalanobis scorer is not fitted: call fit() first")
+        x = np.asarray(embeddings, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.means_.shape[1]:
+            raise DataError(f"expected (N, {self.means_.shape[1]}) embeddings, got {x.shape}")
+        diff = x[:, None, :] - self.means_[None, :, :]
+        return np.einsum("nkd,de,nke->nk", diff, self.precision_, diff)
+
+    def score(self, embeddings: np.ndarray) -> np.ndarray:
+        """Open-set score per image: the smallest squared distance (minus the global one if relative)."""
+        nearest = self.distances(embeddings).min(axis=1)
+        if not self.relative:
+            return nearest
+        diff = np.asarray(embeddings, dtype=np.float64) - self.global_mean_
+        return nearest - np.einsum("nd,de,ne->n", diff, self.global_precision_, diff)
+
+    def predict(self, embeddings: np.ndarray) -> np.ndarray:
+        """The nearest class (by Mahalanobis distance) of each embedding."""
+        return self.classes_[self.distances(embeddings).argmin(axis=1)]

@@ -1,0 +1,97 @@
+"""Open-set scores: Mahalanobis against a direct reference, logit baselines, threshold calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+from defectlab.errors import ConfigError, DataError, NotFittedError
+from defectlab.pipelines.openset_scores import (
+    MahalanobisScorer,
+    acceptance_threshold,
+    energy_score,
+    logit_score,
+    max_logit_score,
+    msp_score,
+)
+
+
+def blobs(n: int = 200, d: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0] * d, [4.0] + [0.0] * (d - 1), [0.0, 4.0] + [0.0] * (d - 2)])
+    y = rng.integers(0, 3, n)
+    return centres[y] + rng.normal(0, 1, (n, d)) @ np.diag(np.linspace(0.5, 1.5, d)), y
+
+
+def test_distances_match_a_direct_reference() -> None:
+    x, y = blobs()
+    scorer = MahalanobisScorer().fit(x, y)
+    assert scorer.covariance_estimator == "empirical"
+    means = np.stack([x[y == k].mean(axis=0) for k in range(3)])
+    residuals = x - means[y]
+    inverse = np.linalg.inv(residuals.T @ residuals / len(x))
+    probe = np.random.default_rng(1).normal(0, 2, (5, 4))
+    direct = np.array([[(p - m) @ inverse @ (p - m) for m in means] for p in probe])
+    np.testing.assert_allclose(scorer.distances(probe), direct, rtol=1e-8)
+    np.testing.assert_allclose(scorer.score(probe), direct.min(axis=1), rtol=1e-8)
+    np.testing.assert_array_equal(scorer.predict(probe), direct.argmin(axis=1))
+
+
+def test_relative_subtracts_the_global_gaussian_distance() -> None:
+    x, y = blobs()
+    plain, relative = MahalanobisScorer().fit(x, y), MahalanobisScorer(relative=True).fit(x, y)
+    probe = np.random.default_rng(2).normal(0, 2, (5, 4))
+    centred = x - x.mean(axis=0)
+    inverse = np.linalg.inv(centred.T @ centred / len(x))
+    global_distance = np.array([(p - x.mean(axis=0)) @ inverse @ (p - x.mean(axis=0)) for p in probe])
+    np.testing.assert_allclose(relative.score(probe), plain.score(probe) - global_distance, rtol=1e-7)
+
+
+def test_far_points_score_higher_than_known_ones() -> None:
+    x, y = blobs()
+    scorer = MahalanobisScorer().fit(x, y)
+    known, _ = blobs(60, seed=3)
+    far = np.full((10, 4), 12.0)
+    assert scorer.score(far).min() > np.quantile(scorer.score(known), 0.99)
+
+
+def test_few_images_fall_back_to_shrinkage() -> None:
+    x, y = blobs(n=30, d=16)
+    scorer = MahalanobisScorer().fit(x, y)
+    assert scorer.covariance_estimator == "ledoit_wolf"
+    assert np.all(np.isfinite(scorer.score(x)))
+
+
+def test_logit_scores() -> None:
+    logits = np.array([[2.0, 0.0, 0.0], [0.1, 0.0, 0.2]])
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(msp_score(logits), -probabilities.max(axis=1))
+    np.testing.assert_allclose(max_logit_score(logits), [-2.0, -0.2])
+    np.testing.assert_allclose(energy_score(logits), -logsumexp(logits, axis=1))
+    assert msp_score(logits)[0] < msp_score(logits)[1]  # the confident one is "more known"
+    np.testing.assert_allclose(logit_score("energy", logits), energy_score(logits))
+    with pytest.raises(ConfigError, match="unknown logit score"):
+        logit_score("entropy", logits)
+
+
+def test_acceptance_threshold_accepts_the_share() -> None:
+    scores = np.arange(100, dtype=float)
+    tau = acceptance_threshold(scores, 0.95)
+    assert np.mean(scores <= tau) == pytest.approx(0.95, abs=0.01)
+    with pytest.raises(DataError, match="no known validation images"):
+        acceptance_threshold(np.array([]))
+    with pytest.raises(ConfigError):
+        acceptance_threshold(scores, 1.0)
+
+
+def test_bad_input() -> None:
+    with pytest.raises(NotFittedError):
+        MahalanobisScorer().score(np.zeros((1, 3)))
+    with pytest.raises(DataError, match="fewer than 2 images"):
+        MahalanobisScorer().fit(np.zeros((3, 2)), np.array([0, 0, 1]))
+    with pytest.raises(DataError, match="embeddings with N labels"):
+        MahalanobisScorer().fit(np.zeros((3, 2)), np.array([0, 1]))
+    x, y = blobs()
+    with pytest.raises(DataError, match=r"expected \(N, 4\)"):
+        MahalanobisScorer().fit(x, y).score(np.zeros((2, 3)))
