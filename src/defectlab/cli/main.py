@@ -391,8 +391,9 @@ def run(
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute features instead of using the cache."),
 ) -> None:
     """Run a configured job: `job: detection` (the main job, configs/elpv.yaml), `job: robustness`
-    (clean -> shifted -> adapted, configs/robustness.yaml) or `job: classification` (baselines vs the
-    causal classifier, configs/classification.yaml)."""
+    (clean -> shifted -> adapted, configs/robustness.yaml), `job: classification` (baselines vs the
+    causal classifier, configs/classification.yaml) or `job: openset` (one known/unknown split:
+    one-stage open-set recognition vs the anomaly-gated cascade, configs/openset_*.yaml)."""
     from defectlab.experiments.config import load_job_config
     from defectlab.backbones.cache import FeatureCache, default_cache_dir
     from defectlab.experiments import robustness
@@ -400,6 +401,14 @@ def run(
     from defectlab.report.tables import text_table
 
     kind, raw = robustness.read_job_kind(config)
+    if kind == "openset":
+        from defectlab.experiments.openset.config import load_openset_config
+        from defectlab.experiments.openset.runner import run_openset_job
+
+        ocfg = load_openset_config(config, raw)
+        run_openset_job(ocfg, log=typer.echo, cache=None if no_cache else FeatureCache(default_cache_dir()))
+        typer.echo(f"results: {ocfg.split_dir / 'metrics.json'}; summary: {ocfg.output / 'summary.csv'}")
+        return
     if kind == "classification":
         from defectlab.experiments.classification.config import load_classification_config
         from defectlab.experiments.classification.runner import run_classification_job

@@ -43,7 +43,8 @@ def test_split_runs_end_to_end(dataset: Path, tmp_path: Path) -> None:
     payload = run_openset_job(config, log=lambda _: None)
     out = tmp_path / "out" / "T"
     for sub in ("classifier/history.json", "embeddings/test.npz", "osr/scores.csv", "cascade/outcomes.csv",
-                "metrics.json", "split.json"):
+                "metrics.json", "split.json", "report.html", "plots/oscr.png", "plots/confusion_cascade_localized.png",
+                "tables/openset_metrics.csv"):
         assert (out / sub).is_file(), sub
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["results"]) == {"one_stage", "cascade_whole", "cascade_localized"}

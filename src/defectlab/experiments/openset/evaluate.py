@@ -65,6 +65,7 @@ def evaluate_method(rep: Representation, tests: TestSet, method: str, gate: floa
         "oscr": oscr(scores[known], correct, scores[unknown]),
         "macro_f1_with_unknown": macro_f1_with_unknown(truth, outcomes),
         "macro_f1_defects_only": macro_f1_with_unknown([truth[i] for i in defect_rows], staged),
+        "threshold": rep.head.thresholds[method],
     }
     return metrics, outcomes
 

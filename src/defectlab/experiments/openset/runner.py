@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from defectlab.experiments.openset.evaluate import APPROACHES, Representation, T
 from defectlab.experiments.openset.models import fit_models, views
 from defectlab.fileio import atomic_write_text, jsonable
 from defectlab.pipelines.openset import METHODS
+from defectlab.report.openset_report import write_openset_report
 
 SUBDIRS = ("classifier", "embeddings", "osr", "cascade", "plots")
 SUMMARY_FIELDS = ("split", "approach", "method", "closed_set_accuracy", "known_unknown_auroc", "fpr_at_95_tpr", "oscr",
@@ -74,6 +76,7 @@ def run_openset_job(config: OpenSetConfig, log: Callable[[str], None] = print, c
     results = evaluate_all(reps, tests, fitted.stage1_threshold)
     _write_outputs(out, config, fitted, reps, tests, test_samples)
     payload = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "config": jsonable(asdict(config)),
         "seed": config.seed,
         "versions": library_versions(),
@@ -88,6 +91,7 @@ def run_openset_job(config: OpenSetConfig, log: Callable[[str], None] = print, c
     }
     atomic_write_text(out / "metrics.json", json.dumps(jsonable(payload), indent=1) + "\n")
     _update_summary(config.output / "summary.csv", config.name, results)
+    write_openset_report(out)
     return payload
 
 
