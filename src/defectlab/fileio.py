@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -39,6 +40,11 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """UTF-8 text version of `atomic_write_bytes`."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike[str], payload: Any) -> None:
+    """Write ``payload`` (made JSON-serializable with :func:`jsonable`) as indented JSON, atomically."""
+    atomic_write_text(path, json.dumps(jsonable(payload), indent=2) + "\n")
 
 
 def jsonable(value: Any) -> Any:

@@ -37,7 +37,8 @@ THRESHOLDS = "thresholds.json"
 DETECTOR_KIND = "anomaly_detector"
 CLASSIFIER_KIND = "classifier"
 ROUTED_KIND = "routed"
-KINDS = (DETECTOR_KIND, CLASSIFIER_KIND, ROUTED_KIND)
+OPENSET_KIND = "openset"
+KINDS = (DETECTOR_KIND, CLASSIFIER_KIND, ROUTED_KIND, OPENSET_KIND)
 
 
 @dataclass
@@ -153,7 +154,7 @@ def load_bundle(path: str | Path, num_threads: int | None = None) -> Bundle:
     """Load an anomaly-detector bundle written by `save_bundle`."""
     path = Path(path)
     manifest = read_manifest(path)
-    if manifest.get("kind") in (CLASSIFIER_KIND, ROUTED_KIND):
+    if manifest.get("kind") in (CLASSIFIER_KIND, ROUTED_KIND, OPENSET_KIND):
         raise ModelError(f"{path} is a {manifest['kind']} bundle, not an anomaly-detector bundle")
     try:
         backbone = manifest["backbone"]

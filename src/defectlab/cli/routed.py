@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +20,10 @@ from defectlab.errors import ConfigError
 from defectlab.experiments.router_fit import CategoryData, RoutedFit, fit_routed_model
 from defectlab.experiments.workflow import FitOptions
 from defectlab.explain.overlay import overlay, save_png
-from defectlab.fileio import atomic_write_text
 from defectlab.metrics.image import auprc, auroc, threshold_metrics
 from defectlab.pipelines.routed import UNKNOWN_CATEGORY, RoutedModel, load_routed_bundle, save_routed_bundle
 
 SPLITS_SUFFIX = ".splits"
-UNKNOWN_SCORE = 1e12
-"""Relative score given to images routed to "unknown category" in evaluation (above any real one)."""
 
 
 def splits_dir(bundle_dir: Path) -> Path:
@@ -99,9 +95,7 @@ def evaluate_routed_dir(bundle_dir: Path, data: Path | None, fmt: str | None) ->
         labels = np.array([s.label for s in test])
         for routed in prediction.categories:
             confusion[name][routed] += 1
-        # scores relative to each routed detector's threshold (1 = threshold); an unknown route counts as
-        # flagged, above every score: the system sends it to a person, never passes it
-        scores = np.where(np.isnan(prediction.scores), UNKNOWN_SCORE, prediction.scores / prediction.thresholds)
+        scores = prediction.relative_scores()  # 1 = the routed detector's threshold; unknown routes count as flagged
         at = threshold_metrics(labels, scores, 1.0)
         two_classes = len(set(labels.tolist())) == 2
         per_category[name] = {
@@ -155,10 +149,6 @@ def score_routed_paths(bundle_dir: Path, paths: Sequence[Path], out: Path, batch
         writer.writeheader()
         writer.writerows(rows)
     return rows
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def parse_detectors(value: str | None) -> dict[str, str]:

@@ -69,6 +69,21 @@ class OpenSetHead:
         out.update({name: logit_score(name, logits) for name in ("msp", "max_logit", "energy")})
         return out
 
+    def state_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """The Gaussians as named arrays (thresholds and kappa go in the manifest)."""
+        arrays: dict[str, np.ndarray] = {}
+        for name, scorer in self.scorers.items():
+            arrays.update(scorer.state_arrays(f"{prefix}{name}."))
+        return arrays
+
+    def load_state(self, arrays: dict[str, np.ndarray], prefix: str, thresholds: dict[str, float], kappa: float,
+                   estimator: str) -> OpenSetHead:
+        """Restore a head from :meth:`state_arrays` plus its thresholds."""
+        for name, scorer in self.scorers.items():
+            scorer.load_state_arrays(arrays, f"{prefix}{name}.", estimator)
+        self.thresholds, self.kappa = dict(thresholds), float(kappa)
+        return self
+
     def decide(self, embeddings: np.ndarray, logits: np.ndarray, method: str = "mahalanobis",
                use_kappa: bool = False) -> list[str]:
         """The predicted known class, or UNKNOWN past the method's threshold (or below kappa)."""
@@ -101,6 +116,14 @@ class LinearHead:
         if len(model.classes_) == 2:  # scikit-learn keeps one row for two classes: make it two
             coef, intercept = np.concatenate([-coef / 2, coef / 2]), np.concatenate([-intercept / 2, intercept / 2])
         self.coef_, self.intercept_ = coef, intercept
+        return self
+
+    def state_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}{k}": getattr(self, f"{k}_") for k in ("mean", "std", "coef", "intercept")}
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray], prefix: str) -> LinearHead:
+        for key in ("mean", "std", "coef", "intercept"):
+            setattr(self, f"{key}_", arrays[f"{prefix}{key}"])
         return self
 
     def logits(self, embeddings: np.ndarray) -> np.ndarray:

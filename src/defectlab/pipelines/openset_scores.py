@@ -113,3 +113,21 @@ class MahalanobisScorer:
     def predict(self, embeddings: np.ndarray) -> np.ndarray:
         """The nearest class (by Mahalanobis distance) of each embedding."""
         return self.classes_[self.distances(embeddings).argmin(axis=1)]
+
+    def state_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """The fitted state as named arrays (classes as their indices; the caller stores the names)."""
+        if not hasattr(self, "means_"):
+            raise NotFittedError("the Mahalanobis scorer is not fitted: call fit() first")
+        state = {"means": self.means_, "precision": self.precision_, "classes": np.asarray(self.classes_, dtype=np.int64)}
+        if self.relative:
+            state.update({"global_mean": self.global_mean_, "global_precision": self.global_precision_})
+        return {f"{prefix}{k}": v for k, v in state.items()}
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray], prefix: str, estimator: str) -> MahalanobisScorer:
+        """Restore what :meth:`state_arrays` wrote."""
+        self.means_, self.precision_ = arrays[f"{prefix}means"], arrays[f"{prefix}precision"]
+        self.classes_ = arrays[f"{prefix}classes"]
+        if self.relative:
+            self.global_mean_, self.global_precision_ = arrays[f"{prefix}global_mean"], arrays[f"{prefix}global_precision"]
+        self.covariance_estimator = estimator
+        return self

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from defectlab.metrics.openset import fpr_at_95_tpr, known_unknown_auroc, macro_f1_with_unknown, oscr, oscr_curve
-from defectlab.pipelines.cascade import NO_DEFECT, UNKNOWN_DEFECT, cascade_outcomes
+from defectlab.experiments.openset.data import OpenSetData
+from defectlab.experiments.openset.models import Views
+from defectlab.pipelines.cascade import NO_DEFECT, UNKNOWN_DEFECT, LocalizedStage2, cascade_outcomes
 from defectlab.pipelines.openset import METHODS, UNKNOWN, OpenSetHead
 
 APPROACHES = ("one_stage", "cascade_whole", "cascade_localized")
@@ -93,3 +95,19 @@ def evaluate_all(reps: dict[str, Representation], tests: TestSet, gate: float) -
         with_kappa, _ = evaluate_method(rep, tests, "mahalanobis", None if approach == "one_stage" else gate, use_kappa=True)
         results[approach]["mahalanobis+kappa"] = with_kappa
     return results
+
+
+def test_representations(test_views: Views, whole: OpenSetHead, localized: LocalizedStage2,
+                         data: OpenSetData) -> tuple[dict[str, Representation], TestSet]:
+    """Both representations of the test images (defects of ``data.test``, then ``data.good_test``) and their truth."""
+    local_embeddings, local_logits = localized.represent(test_views.features, test_views.patch_maps)
+    reps = {"whole": Representation(whole, test_views.embeddings, test_views.logits),
+            "localized": Representation(localized.head, local_embeddings, local_logits)}
+    samples = data.test + data.good_test
+    tests = TestSet(
+        classes=[s.defect_type for s in samples],
+        is_good=np.arange(len(samples)) >= len(data.test),
+        is_known=np.array([s.defect_type in data.known for s in samples]),
+        stage1_scores=test_views.stage1_scores,
+    )
+    return reps, tests

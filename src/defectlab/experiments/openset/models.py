@@ -60,14 +60,18 @@ class Backbones:
     """Cached backbone outputs for the detectors and the classifier."""
 
     def __init__(self, config: OpenSetConfig, cache: FeatureCache | None) -> None:
-        self.extractor = FeatureExtractor(FeatureConfig(image_size=config.image_size, weights=config.weights))
+        self.extractor = FeatureExtractor(feature_config(config))
         self.cache = cache
-        self.config = config
 
     def features(self, images: Sequence[np.ndarray], progress: bool = False) -> torch.Tensor:
         if self.cache is not None:
             return self.cache.extract(self.extractor, images, progress=progress)
         return self.extractor.extract(images, progress=progress)
+
+
+def feature_config(config: OpenSetConfig) -> FeatureConfig:
+    """The detectors' feature configuration of a split (default layers of the default backbone)."""
+    return FeatureConfig(image_size=config.image_size, weights=config.weights)
 
 
 def labels_of(samples: Sequence[Sample], classes: Sequence[str]) -> np.ndarray:
@@ -130,10 +134,11 @@ def classifier_outputs(classifier: AttentionClassifier, maps: torch.Tensor) -> t
         return embeddings.numpy().astype(np.float64), classifier.logits(embeddings).numpy().astype(np.float64)
 
 
-def views(samples: Sequence[Sample], fitted: FittedModels, backbones: Backbones, maps: MapSource) -> Views:
+def views(samples: Sequence[Sample], detector: Detector, classifier: AttentionClassifier, backbones: Backbones,
+          maps: MapSource) -> Views:
     """Every model's view of ``samples`` (backbone outputs through the cache)."""
     images = [s.image for s in samples]
     features = backbones.features(images)
-    scores, patch_maps = fitted.detector.score(features)
-    embeddings, logits = classifier_outputs(fitted.classifier, maps.maps(images))
+    scores, patch_maps = detector.score(features)
+    embeddings, logits = classifier_outputs(classifier, maps.maps(images))
     return Views(features, scores.numpy().astype(np.float64), patch_maps, embeddings, logits)

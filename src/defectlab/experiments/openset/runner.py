@@ -25,7 +25,15 @@ from defectlab.backbones.cache import FeatureCache
 from defectlab.bundle.io import library_versions
 from defectlab.experiments.openset.config import OpenSetConfig
 from defectlab.experiments.openset.data import apply_split, load_or_create_split, read_samples
-from defectlab.experiments.openset.evaluate import APPROACHES, Representation, TestSet, curves, evaluate_all, evaluate_method
+from defectlab.experiments.openset.evaluate import (
+    APPROACHES,
+    Representation,
+    TestSet,
+    curves,
+    evaluate_all,
+    evaluate_method,
+    test_representations,
+)
 from defectlab.experiments.openset.models import fit_models, views
 from defectlab.fileio import atomic_write_text, jsonable
 from defectlab.pipelines.openset import METHODS
@@ -61,18 +69,8 @@ def run_openset_job(config: OpenSetConfig, log: Callable[[str], None] = print, c
         f"unknown {list(data.unknown)}; test {len(data.test)} defects + {len(data.good_test)} normal")
     fitted, backbones, maps = fit_models(data, config, cache, log)
     test_samples = data.test + data.good_test
-    test_views = views(test_samples, fitted, backbones, maps)
-    localized_embeddings, localized_logits = fitted.localized.represent(test_views.features, test_views.patch_maps)
-    reps = {
-        "whole": Representation(fitted.whole, test_views.embeddings, test_views.logits),
-        "localized": Representation(fitted.localized.head, localized_embeddings, localized_logits),
-    }
-    tests = TestSet(
-        classes=[s.defect_type for s in test_samples],
-        is_good=np.array([i >= len(data.test) for i in range(len(test_samples))]),
-        is_known=np.array([s.defect_type in data.known for s in test_samples]),
-        stage1_scores=test_views.stage1_scores,
-    )
+    test_views = views(test_samples, fitted.detector, fitted.classifier, backbones, maps)
+    reps, tests = test_representations(test_views, fitted.whole, fitted.localized, data)
     results = evaluate_all(reps, tests, fitted.stage1_threshold)
     _write_outputs(out, config, fitted, reps, tests, test_samples)
     payload = {
