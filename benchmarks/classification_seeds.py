@@ -3,8 +3,8 @@
 For each training seed (the splits stay those of the study's seed), trains on cached backbone maps:
 - elpv_binary: the attention classifier (ERM) and the causal classifier (config's parts, strata
   discovered) -> clean test accuracy;
-- spurious split: ERM and the causal classifier with the nuisance given and discovered -> mean and
-  worst-group accuracy.
+- each spurious split: ERM and the causal classifier (the variant's parts; exact views for an applied
+  nuisance) with the nuisance given and discovered -> mean and worst-group accuracy.
 Prints each seed and the mean and standard deviation over seeds. Run the study first (its
 output folder holds the splits), e.g. `python benchmarks/classification_elpv.py --out outputs/classification`.
 
@@ -21,14 +21,12 @@ import numpy as np
 
 from defectlab.backbones.cache import FeatureCache, default_cache_dir
 from defectlab.classifiers.causal_train import find_strata
-from defectlab.classifiers.labels import label_samples
 from defectlab.classifiers.registry import build_classifier
 from defectlab.data.elpv import read_elpv
 from defectlab.experiments.classification.config import load_classification_config
 from defectlab.experiments.classification.maps import MapSource
 from defectlab.experiments.classification.models import fit_causal, fit_head
-from defectlab.experiments.classification.phases import Context, scheme_data
-from defectlab.experiments.classification.spurious import load_or_create_spurious_split
+from defectlab.experiments.classification.phases import Context, exact_views, scheme_data, spurious_data, views_in
 from defectlab.metrics.classification import group_report
 
 
@@ -38,23 +36,12 @@ def main() -> None:
     parser.add_argument("--seeds", default="42,43,44,45,46")
     args = parser.parse_args()
     cfg = load_classification_config(args.config)
-    sp = cfg.spurious
-    assert sp is not None, "the config has no spurious section"
     samples = read_elpv()
     source = MapSource(build_classifier("attention", 2, cfg.image_size, seed=cfg.seed), FeatureCache(default_cache_dir()))
     ctx = Context(cfg, samples, source.maps([s.image for s in samples], progress=True), source, print, False)
     d = scheme_data(ctx, "elpv_binary")
-    data = label_samples(samples, "elpv_binary")
-    split = load_or_create_spurious_split(
-        cfg.output / "splits" / f"spurious_{sp.nuisance}.json", ids=[s.id for s in data.samples], labels=data.labels,
-        nuisance=[str(s.metadata[sp.nuisance]) for s in data.samples], tie=sp.tie, test_per_group=sp.test_per_group,
-        seed=cfg.seed,
-    )
-    by_id = {s.id: s for s in data.samples}
-    part = {name: data.select([by_id[i] for i in getattr(split, name)]) for name in ("train", "val", "test")}
-    maps = {name: ctx.maps_of(p) for name, p in part.items()}
-    test = part["test"]
-    groups = [f"{s.metadata[sp.nuisance]}/{y}" for s, y in zip(test.samples, test.labels, strict=True)]
+    variants = [spurious_data(ctx, sp) for sp in cfg.spurious]
+    views = {v.variant.name: exact_views(ctx, v) for v in variants}
     rows: dict[str, list[tuple[float, ...]]] = {}
     for seed in [int(s) for s in args.seeds.split(",")]:
         c = replace(cfg, seed=seed)
@@ -63,16 +50,18 @@ def main() -> None:
         causal = fit_causal("causal", d.train, d.val, d.train_maps, d.val_maps, strata, source, c, c.causal_parts, False)
         for name, fitted in (("clean accuracy · attention ERM", erm), ("clean accuracy · causal", causal)):
             rows.setdefault(name, []).append((float((fitted.predict(d.test.images).argmax(1) == d.test.labels).mean()),))
-        spurious = {"spurious mean, worst · attention ERM": fit_head(
-            "attention", part["train"], maps["train"], maps["val"], part["val"], source, c, False)}
-        for where in ("given", "discovered"):
-            key = sp.nuisance if where == "given" else "discovered"
-            strata = find_strata(key, part["train"], part["val"], maps["train"], maps["val"], seed)
-            spurious[f"spurious mean, worst · causal ({where})"] = fit_causal(
-                where, part["train"], part["val"], maps["train"], maps["val"], strata, source, c, c.causal_parts, False)
-        for name, fitted in spurious.items():
-            report = group_report(test.labels, fitted.predict(test.images).argmax(1), groups)
-            rows.setdefault(name, []).append((report["mean_group_accuracy"], report["worst_group_accuracy"]))
+        for v in variants:
+            name, parts = v.variant.name, v.variant.causal_parts or c.causal_parts
+            spurious = {f"{name} mean, worst · attention ERM": fit_head(
+                "attention", v.train, v.train_maps, v.val_maps, v.val, source, c, False)}
+            for where in ("given", "discovered"):
+                strata = find_strata(name if where == "given" else "discovered", v.train, v.val, v.train_maps, v.val_maps, seed)
+                spurious[f"{name} mean, worst · causal ({where})"] = fit_causal(
+                    where, v.train, v.val, v.train_maps, v.val_maps, strata, source, c, parts, False,
+                    views_in(views[name], strata, name))
+            for label, fitted in spurious.items():
+                report = group_report(v.test.labels, fitted.predict(v.test.images).argmax(1), v.groups)
+                rows.setdefault(label, []).append((report["mean_group_accuracy"], report["worst_group_accuracy"]))
         print(f"seed {seed}: " + "; ".join(f"{k}: {', '.join(f'{x:.3f}' for x in v[-1])}" for k, v in rows.items()))
     print("\nmean ± sd over seeds")
     for name, values in rows.items():

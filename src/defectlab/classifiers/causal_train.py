@@ -2,14 +2,17 @@
 
 Inputs are the frozen backbone's maps of the training images, their stratum (given nuisance
 label or discovered cluster), optionally precomputed maps of do(nuisance) views of each image
-(:func:`counterfactual_views`), and the validation maps. Each switch of the model adds its term:
+(the shift suite's, :func:`counterfactual_views`, or the caller's own :class:`Views`, e.g. exact
+counterfactuals of a nuisance it applied itself), and the validation maps. Each switch of the
+model adds its term:
 
 - backdoor: observational logits ``P(Y | X, z)`` and sampling with inverse-probability weights
   P(y) P(z) / P(y, z), under which class and stratum are independent (the weighting form of
   the adjustment; the class prior is kept);
-- counterfactual: the loss on one do-view per image (an image-space view when given, else the
-  feature-space stratum swap ``f - p_z + p_z'``) plus ``consistency_weight`` x symmetric KL
-  between the interventional predictions of the image and its view;
+- counterfactual: the loss on one do-view per image (an image-space view when given, in its own
+  stratum when known, else the feature-space stratum swap ``f - p_z + p_z'``) plus
+  ``consistency_weight`` x symmetric KL between the interventional predictions of the image and
+  its view;
 - reweight: ``invariance_weight`` x the class-conditional squared distance between strata of
   the reweighted pooled features, relative to their mean squared norm.
 
@@ -84,6 +87,19 @@ def counterfactual_views(
 
 
 @dataclass(frozen=True)
+class Views:
+    """do(nuisance) images of each training image, made by the caller in place of :func:`counterfactual_views`.
+
+    ``images[i]``: the same number of views of training image i (e.g. the image with an applied
+    nuisance withheld and applied); ``strata`` (N, V): the stratum each view is in, when known
+    (None: its image's stratum).
+    """
+
+    images: list[list[np.ndarray]]
+    strata: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class Strata:
     """Nuisance stratum of each training and validation image, the stratum names and their source."""
 
@@ -121,18 +137,27 @@ def fit_causal_model(
     causal: CausalConfig,
     maps_of: Callable[[list[np.ndarray]], torch.Tensor],
     progress: bool = True,
+    views: Views | None = None,
 ) -> TrainResult:
-    """Set the confounder dictionary, make the counterfactual views' maps (``maps_of``) and train the head."""
+    """Set the confounder dictionary, make the counterfactual views' maps (``maps_of``) and train the head.
+
+    The views are ``views`` when given, else ``causal.views_per_image`` of :func:`counterfactual_views`.
+    """
     pooled = train_maps.mean(dim=(2, 3)).numpy()
     model.set_dictionary(build_dictionary(pooled, strata.train, train.labels, strata.names, strata.source))
-    views = None
-    if model.counterfactual and causal.views_per_image > 0:
-        images = counterfactual_views(train.images, [s.id for s in train.samples], causal, config.seed)
+    view_maps, view_strata = None, None
+    if model.counterfactual and (views is not None or causal.views_per_image > 0):
+        images = views.images if views is not None else counterfactual_views(
+            train.images, [s.id for s in train.samples], causal, config.seed)
+        counts = {len(image_views) for image_views in images}
+        if len(images) != len(train) or len(counts) != 1 or 0 in counts:
+            raise DataError(f"each of the {len(train)} training images needs the same number (>= 1) of views")
         flat = maps_of([view for image_views in images for view in image_views])
-        views = flat.view(len(train), causal.views_per_image, *flat.shape[1:])
+        view_maps = flat.view(len(train), len(images[0]), *flat.shape[1:])
+        view_strata = None if views is None else views.strata
     return train_causal_head(
         model, train_maps, train.labels, strata.train, val_maps, val.labels, config, causal,
-        views=views, val_strata=strata.val, progress=progress,
+        views=view_maps, val_strata=strata.val, progress=progress, view_strata=view_strata,
     )
 
 
@@ -148,18 +173,22 @@ def train_causal_head(
     views: torch.Tensor | None = None,
     val_strata: np.ndarray | None = None,
     progress: bool = True,
+    view_strata: np.ndarray | None = None,
 ) -> TrainResult:
     """Train the head of ``model`` (its dictionary already set) on cached maps; returns the history.
 
-    With ``val_strata`` the kept epoch is the one with the best validation accuracy under the
-    same independence weights (see :func:`~defectlab.classifiers.train.fit_loop`).
+    ``views`` (N, V, C, h, w): maps of do(nuisance) views of each image, in the strata ``view_strata``
+    (N, V) when given, else in their image's. With ``val_strata`` the kept epoch is the one with the
+    best validation accuracy under the same independence weights (see
+    :func:`~defectlab.classifiers.train.fit_loop`).
     """
-    _check(model, train_maps, labels, strata, views)
+    _check(model, train_maps, labels, strata, views, view_strata)
     started = time.perf_counter()
     model.set_backbone_frozen(True)
     loss_fn = make_loss(config.loss)
     targets = torch.from_numpy(labels)
     z = torch.from_numpy(strata)
+    view_z = None if view_strata is None else torch.from_numpy(view_strata.astype(np.int64))
     weights = independence_weights(labels, strata) if model.backdoor else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
@@ -169,7 +198,7 @@ def train_causal_head(
             maps, y, zi = train_maps[idx], targets[idx], z[idx]
             loss = loss_fn(_train_logits(model, maps, zi), y)
             if model.counterfactual:
-                cf_maps, cf_z = _counterfactual(model, maps, zi, views, idx, generator)
+                cf_maps, cf_z = _counterfactual(model, maps, zi, views, idx, generator, view_z)
                 loss = loss + loss_fn(_train_logits(model, cf_maps, cf_z), y)
                 loss = loss + causal.consistency_weight * _symmetric_kl(
                     model.forward_features_map(maps), model.forward_features_map(cf_maps)
@@ -211,9 +240,11 @@ def _counterfactual(
     views: torch.Tensor | None,
     idx: np.ndarray,
     generator: torch.Generator,
+    view_strata: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One do-view per image: a precomputed image-space view or the feature-space stratum swap, half each
-    when both exist (only the swap without views; only views with a single stratum)."""
+    """One do-view per image and its stratum: a precomputed image-space view (in its ``view_strata`` when
+    given, else in its image's stratum) or the feature-space stratum swap, half each when both exist
+    (only the swap without views; only views with a single stratum)."""
     k = model.num_strata
     swapped = (strata + torch.randint(1, max(k, 2), strata.shape, generator=generator)) % k if k > 1 else strata
     shift = (model.prototypes[swapped] - model.prototypes[strata])[:, :, None, None]
@@ -221,11 +252,13 @@ def _counterfactual(
     if views is None:
         return swap_maps, swapped
     pick = torch.randint(0, views.shape[1], (len(idx),), generator=generator)
-    view_maps_ = views[torch.from_numpy(idx), pick]
+    rows = torch.from_numpy(idx)
+    view_maps_ = views[rows, pick]
+    view_z = strata if view_strata is None else view_strata[rows, pick]
     if k == 1:
-        return view_maps_, strata
+        return view_maps_, view_z
     use_view = torch.rand(len(idx), generator=generator) < 0.5
-    return torch.where(use_view[:, None, None, None], view_maps_, swap_maps), torch.where(use_view, strata, swapped)
+    return torch.where(use_view[:, None, None, None], view_maps_, swap_maps), torch.where(use_view, view_z, swapped)
 
 
 def _symmetric_kl(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
@@ -247,7 +280,8 @@ def _invariance_penalty(pooled: torch.Tensor, labels: torch.Tensor, strata: torc
 
 
 def _check(
-    model: CausalClassifier, maps: torch.Tensor, labels: np.ndarray, strata: np.ndarray, views: torch.Tensor | None
+    model: CausalClassifier, maps: torch.Tensor, labels: np.ndarray, strata: np.ndarray, views: torch.Tensor | None,
+    view_strata: np.ndarray | None = None,
 ) -> None:
     if not len(maps) == len(labels) == len(strata):
         raise DataError(f"{len(maps)} feature maps, {len(labels)} labels and {len(strata)} strata")
@@ -255,3 +289,8 @@ def _check(
         raise DataError(f"strata must be in 0..{model.num_strata - 1}")
     if views is not None and (views.ndim != 5 or len(views) != len(maps) or views.shape[2:] != maps.shape[1:]):
         raise DataError(f"views of shape {tuple(views.shape)} do not match maps of shape {tuple(maps.shape)}")
+    if view_strata is not None:
+        if views is None or view_strata.shape != tuple(views.shape[:2]):
+            raise DataError(f"view strata of shape {view_strata.shape} need views of shape (N, V, ...) to match")
+        if len(view_strata) and (view_strata.min() < 0 or view_strata.max() >= model.num_strata):
+            raise DataError(f"view strata must be in 0..{model.num_strata - 1}")

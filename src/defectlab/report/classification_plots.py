@@ -31,8 +31,8 @@ def training_curves_png(scheme: str, models: dict[str, Any]) -> bytes:
     return _png(fig)
 
 
-def group_accuracy_png(models: dict[str, Any]) -> bytes:
-    """Grouped bars: accuracy of every model on every (nuisance, class) group of the spurious test."""
+def group_accuracy_png(models: dict[str, Any], title: str = "accuracy per (nuisance, class) group") -> bytes:
+    """Grouped bars: accuracy of every model on every (nuisance, class) group of a spurious-correlation test."""
     reports = {name: rep for name, rep in models.items() if rep}
     groups = sorted({g for rep in reports.values() for g in rep["groups"]})
     fig = Figure(figsize=(10, 3.8))
@@ -44,6 +44,6 @@ def group_accuracy_png(models: dict[str, Any]) -> bytes:
         axis.bar(x + (i - (len(reports) - 1) / 2) * width, values, width, label=name)
     axis.axhline(0.8, color="k", ls="--", lw=0.8, label="worst-group target 0.80")
     axis.set_xticks(x, groups)
-    axis.set(ylim=(0, 1), ylabel="accuracy", title="spurious correlation: accuracy per (nuisance, class) group")
+    axis.set(ylim=(0, 1), ylabel="accuracy", title=f"spurious correlation, {title}")
     axis.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.1))
     return _png(fig)

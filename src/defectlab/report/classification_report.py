@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from defectlab.errors import DataError
 from defectlab.report.classification_plots import group_accuracy_png, training_curves_png
 from defectlab.report.datatable import Column, DataTable, Estimate, make_table, text_column
 from defectlab.report.html_page import Plot
-from defectlab.report.page import PageInfo, write_page
-from defectlab.report.sections import Section
+from defectlab.report.page import PageInfo, load_results, results_job, write_page
+from defectlab.report.sections import Section, timing_section
 
 TITLE = "Defect classification report"
 HOW_TO_READ = (
     "Classifiers are trained on ELPV solar cells and tested on held-out cells, as they are (clean) and "
     "corrupted with the shift suite. Accuracy, macro-F1 and one-vs-rest AUROC are on the test split; the "
     "Robustness Index (RI) is corrupted / clean (1 = no loss). In the spurious-correlation test a nuisance "
-    "(the cell type) goes with the label in training and not in test: each (nuisance, class) group has the "
-    "same number of test cells, so the worst group shows whether a model learned the nuisance instead of the "
-    "defect. Causal Effect Strength (CES) = the change in P(defective) when the factor is actually applied to "
+    "(the cell type, or a shift applied to the cells of one stratum) goes with the label in training and not in "
+    "test: each (nuisance, class) group has the same number of test cells, so the worst group shows whether a "
+    "model learned the nuisance instead of the defect. Causal Effect Strength (CES) = the change in P(defective) when the factor is actually applied to "
     "the same images, minus the difference seen in the data between cells that have it and cells that do not "
     "(docs/causal_effect_strength.md). DoWhy estimates are per standard deviation of the factor, adjusted for "
     "the backdoor set shown; refuters should leave them unchanged (random common cause, data subset) or make "
@@ -40,22 +38,7 @@ JOB = "classification"
 
 def is_classification_results(directory: Path) -> bool:
     """Whether ``directory`` holds a classification study's results.json."""
-    try:
-        return json.loads((Path(directory) / "results.json").read_text()).get("job") == JOB
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def load_results(directory: Path) -> dict[str, Any]:
-    """results.json of a classification study; DataError naming it when missing or malformed."""
-    path = Path(directory) / "results.json"
-    try:
-        results = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(results, dict):
-        raise DataError(f"{path} does not hold a results object")
-    return results
+    return results_job(directory) == JOB
 
 
 def _metric_table(scheme: str, block: dict[str, Any]) -> DataTable:
@@ -86,33 +69,52 @@ def _group_table(name: str, title: str, models: dict[str, Any]) -> DataTable:
     return make_table(name, title, columns, rows)
 
 
-def _spurious_section(sp: dict[str, Any]) -> Section:
+def _variant_note(sp: dict[str, Any]) -> str:
+    """What one spurious variant ties to the label, and how."""
     counts = ", ".join(f"{k} {v}" for k, v in sp["train_groups"].items())
-    purity = [f"{m}: strata {', '.join(r['strata'])} (purity {r['strata_purity']:.3f})"
-              for m, r in sp["models"].items() if "strata" in r]
+    shift = sp.get("shift")
+    nuisance, views = f"metadata '{sp['nuisance']}'", "the shift suite's"
+    if shift:
+        nuisance = (f"the shift suite's {shift['corruption']} at severity {shift['severity']} (seed {shift['seed']}), "
+                    f"applied to the cells of the 'applied' stratum")
+        views = f"exact: each training cell with the {shift['corruption']} withheld and applied"
+    parts = ", ".join(sp["causal_parts"]) + (f" (views {views})" if "counterfactual" in sp["causal_parts"] else "")
+    return (f"{sp['name']}: nuisance {nuisance}, tied to the label in {sp['tie']:.0%} of each stratum's training cells "
+            f"({counts}); test: {sp['test_per_group']} cells per group; the causal model's parts: {parts}.")
+
+
+def _spurious_section(variants: dict[str, Any]) -> Section:
+    notes, tables, plots = [], [], []
+    for name, sp in variants.items():
+        notes.append(_variant_note(sp))
+        notes += [f"{name} · {m}: strata {', '.join(r['strata'])} (purity {r['strata_purity']:.3f})"
+                  for m, r in sp["models"].items() if "strata" in r]
+        title = f"{name}: accuracy per (nuisance, class) group"
+        tables.append(_group_table(f"spurious_groups_{name}", title, sp["models"]))
+        plots.append(Plot(f"plots/spurious_groups_{name}.png", title, group_accuracy_png(sp["models"], title)))
     return Section(
         "spurious", "Spurious correlation",
-        f"Nuisance '{sp['nuisance']}' tied to the label in {sp['tie']:.0%} of each stratum's training cells "
-        f"({counts}); test: {sp['test_per_group']} cells per group. Targets for the causal model: worst group "
-        ">= 0.80, mean >= 0.85. Reference (issue, logistic regression on frozen features): plain 0.26 / 0.71, "
-        "reweighting 0.57 / 0.78 (worst / mean).",
-        tables=[_group_table("spurious_groups", "accuracy per (nuisance, class) group", sp["models"])],
-        plots=[Plot("plots/spurious_groups.png", "accuracy per (nuisance, class) group", group_accuracy_png(sp["models"]))],
-        notes=purity,
+        "In each variant a nuisance goes with the label in training and against it in half of the test cells. "
+        "Targets for the causal model: worst group >= 0.80, mean >= 0.85. Reference (issue, cell type, logistic "
+        "regression on frozen features): plain 0.26 / 0.71, reweighting 0.57 / 0.78 (worst / mean).",
+        tables=tables, plots=plots, notes=notes,
     )
 
 
 def _ablation_section(rows: list[dict[str, Any]]) -> Section:
-    columns = [text_column("causal parts"), Column("clean accuracy"), Column("corrupted accuracy"),
-               Column("clean macro-F1"), Column("spurious mean"), Column("spurious worst group")]
+    variants = list(dict.fromkeys(name for r in rows for name in r.get("spurious") or {}))
+    columns = [text_column("causal parts"), Column("clean accuracy"), Column("corrupted accuracy"), Column("clean macro-F1")]
+    columns += [Column(f"{name} {what}") for name in variants for what in ("mean", "worst group")]
     table_rows = []
     for r in rows:
-        sp = r.get("spurious") or {}
-        table_rows.append([r["variant"], r["clean"]["accuracy"], r["corrupted"]["accuracy"], r["clean"]["macro_f1"],
-                           sp.get("mean_group_accuracy"), sp.get("worst_group_accuracy")])
+        cells = [r["variant"], r["clean"]["accuracy"], r["corrupted"]["accuracy"], r["clean"]["macro_f1"]]
+        for name in variants:
+            sp = (r.get("spurious") or {}).get(name) or {}
+            cells += [sp.get("mean_group_accuracy"), sp.get("worst_group_accuracy")]
+        table_rows.append(cells)
     return Section("ablation", "Ablation of the causal parts",
-                   "Each row switches on the named parts of the one causal model (elpv_binary; spurious columns with the "
-                   "nuisance given).", tables=[make_table("ablation", "causal parts ablation", columns, table_rows)])
+                   "Each row switches on the named parts of the one causal model (elpv_binary; spurious-correlation "
+                   "columns, mean and worst group per variant, with the nuisance given).", tables=[make_table("ablation", "causal parts ablation", columns, table_rows)])
 
 
 def _ces_section(rows: list[dict[str, Any]]) -> Section:
@@ -160,12 +162,6 @@ def _explanation_section(ex: dict[str, Any], directory: Path) -> Section:
                    plots=plots)
 
 
-def _timing_section(t: dict[str, Any]) -> Section:
-    rows = [[s["step"], s["seconds"]] for s in t["steps"]] + [["total", t["total_seconds"]]]
-    return Section("timings", "Timings", "", tables=[make_table("timings", "seconds per step",
-                                                                  [text_column("step"), Column("seconds")], rows)])
-
-
 def write_classification_report(directory: Path) -> Path:
     """Write report.html, summary.md and tables/*.csv into ``directory`` from its results.json."""
     directory = Path(directory)
@@ -188,7 +184,7 @@ def write_classification_report(directory: Path) -> Path:
     if r.get("explanations"):
         sections.append(_explanation_section(r["explanations"], directory))
     if r.get("timings"):
-        sections.append(_timing_section(r["timings"]))
+        sections.append(timing_section(r["timings"]))
     info = PageInfo(TITLE, r.get("created", "?"), r.get("seed"), r.get("versions", {}), r.get("config"), HOW_TO_READ)
     plots = {p.path: p.png for section in sections for p in section.plots if not p.path.startswith("plots/explanations_")}
     return write_page(directory, info, sections, plots)

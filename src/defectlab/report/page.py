@@ -3,17 +3,41 @@
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from defectlab.errors import DataError
 from defectlab.fileio import atomic_write_bytes
 from defectlab.report.html_page import CSS
 from defectlab.report.sections import SECTION_CSS, Section, all_tables, section_html, section_markdown
 
 NAV_CSS = "nav ul{columns:2;font-size:.9em}\n"
+RESULTS = "results.json"
+
+
+def load_results(directory: Path) -> dict[str, Any]:
+    """A study's results.json; DataError naming it when missing or malformed."""
+    path = Path(directory) / RESULTS
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(results, dict):
+        raise DataError(f"{path} does not hold a results object")
+    return results
+
+
+def results_job(directory: Path) -> str | None:
+    """The ``job`` a study's results.json records, None when there is none or it cannot be read."""
+    try:
+        job = load_results(directory).get("job")
+    except DataError:
+        return None
+    return job if isinstance(job, str) else None
 
 
 @dataclass(frozen=True)

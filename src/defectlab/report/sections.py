@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from typing import Any
 
-from defectlab.report.datatable import DataTable
+from defectlab.report.datatable import Column, DataTable, make_table, text_column
 from defectlab.report.html_page import Plot, figure_html
 
 SECTION_CSS = """
@@ -59,3 +60,10 @@ def section_markdown(section: Section, level: int = 2) -> list[str]:
 def all_tables(sections: list[Section]) -> list[DataTable]:
     """Every table of the sections and their sub-sections, in page order."""
     return [t for s in sections for t in s.tables + all_tables(s.children)]
+
+
+def timing_section(timings: dict[str, Any]) -> Section:
+    """A study's wall time per step and in total (``{"steps": [{"step", "seconds"}], "total_seconds"}``)."""
+    rows = [[s["step"], s["seconds"]] for s in timings["steps"]] + [["total", timings["total_seconds"]]]
+    table = make_table("timings", "seconds per step", [text_column("step"), Column("seconds")], rows)
+    return Section("timings", "Timings", "", tables=[table])

@@ -27,7 +27,9 @@ TINY = {
     "smallcnn_image_size": 32,
     "smallcnn_epochs": 1,
     "causal": {"views_per_image": 1},
-    "spurious": {"test_per_group": 4, "tie": 0.8},
+    "spurious": [{"test_per_group": 4, "tie": 0.8},
+                 {"nuisance": "applied", "shift": "vignetting", "test_per_group": 4, "tie": 0.8,
+                  "causal_parts": ["backdoor", "counterfactual"]}],
     "explanations": 1,
     "bootstrap": 20,
     "max_cells": 150,
@@ -59,11 +61,20 @@ def test_every_phase_writes_its_results(study):
             assert ri is None or abs(ri - row["corrupted"]["accuracy"] / row["clean"]["accuracy"]) < 1e-9
     assert saved["schemes"]["elpv_4"]["class_names"] == ["p0", "p33", "p67", "p100"]
     assert [r["variant"] for r in saved["ablation"]][0] == "none (ERM)" and len(saved["ablation"]) == 6
-    spurious = saved["spurious"]
-    assert set(spurious["models"]) >= {"attention (ERM)", "causal (nuisance given)", "causal (nuisance discovered)"}
-    for rep in spurious["models"].values():
-        assert len(rep["groups"]) == 4 and all(g["n"] == 4 for g in rep["groups"].values())
-        assert rep["worst_group_accuracy"] == min(g["accuracy"] for g in rep["groups"].values())
+    assert list(saved["spurious"]) == ["cell_type", "vignetting"]
+    for spurious in saved["spurious"].values():
+        assert set(spurious["models"]) >= {"attention (ERM)", "causal (nuisance given)", "causal (nuisance discovered)"}
+        for rep in spurious["models"].values():
+            assert len(rep["groups"]) == 4 and all(g["n"] == 4 for g in rep["groups"].values())
+            assert rep["worst_group_accuracy"] == min(g["accuracy"] for g in rep["groups"].values())
+    applied = saved["spurious"]["vignetting"]
+    assert applied["shift"]["corruption"] == "vignetting" and applied["causal_parts"] == ["backdoor", "counterfactual"]
+    assert set(applied["models"]["attention (ERM)"]["groups"]) == {
+        f"{z}/{c}" for z in ("applied", "withheld") for c in ("functional", "defective")}
+    assert applied["models"]["causal (nuisance given)"]["strata"] == ["applied", "withheld"]
+    assert set(applied["ablation"]) == {"none (ERM)", "backdoor", "counterfactual", "reweight", "backdoor + counterfactual",
+                                        "all three"}
+    assert all(set(r["spurious"]) == {"cell_type", "vignetting"} for r in saved["ablation"])
     assert {r["factor"] for r in saved["ces"]} == set(FACTORS)
     assert {r["model"] for r in saved["ces"]} == {"smallcnn", "finetune", "attention", "causal"}
     for row in saved["ces"]:
@@ -79,7 +90,7 @@ def test_every_phase_writes_its_results(study):
         "explanations_defective_cells.png", "explanations_pasted_cracks.png"]
     assert len(saved["timings"]["steps"]) == len([line for line in lines if line.startswith("[")])
     splits = sorted(p.name for p in (cfg.output / "splits").iterdir())
-    assert splits == ["elpv_4.json", "elpv_binary.json", "spurious_cell_type.json"]
+    assert splits == ["elpv_4.json", "elpv_binary.json", "spurious_cell_type.json", "spurious_vignetting.json"]
 
 
 def test_report_has_every_section_and_rebuilds_identically(study):
@@ -89,7 +100,8 @@ def test_report_has_every_section_and_rebuilds_identically(study):
         assert f'id="{anchor}"' in html
     assert "data:image/png;base64," in html
     tables = sorted(p.name for p in (cfg.output / "tables").iterdir())
-    assert {"ablation.csv", "ces.csv", "spurious_groups.csv", "clean_corrupted_elpv_binary.csv", "dowhy_causal.csv"} <= set(tables)
+    assert {"ablation.csv", "ces.csv", "spurious_groups_cell_type.csv", "spurious_groups_vignetting.csv",
+            "clean_corrupted_elpv_binary.csv", "dowhy_causal.csv"} <= set(tables)
     before = html
     write_classification_report(cfg.output)
     assert (cfg.output / "report.html").read_text() == before
@@ -97,10 +109,13 @@ def test_report_has_every_section_and_rebuilds_identically(study):
 
 def test_a_second_run_reuses_the_saved_splits(study, tmp_path):
     cfg, _, _ = study
-    split = cfg.output / "splits" / "spurious_cell_type.json"
-    stored = json.loads(split.read_text())
-    assert stored["tie"] == 0.8 and stored["test_per_group"] == 4 and stored["seed"] == 3
-    assert not set(stored["train"]) & set(stored["test"]) and not set(stored["val"]) & set(stored["test"])
+    for name in ("cell_type", "vignetting"):
+        stored = json.loads((cfg.output / "splits" / f"spurious_{name}.json").read_text())
+        assert stored["tie"] == 0.8 and stored["test_per_group"] == 4 and stored["seed"] == 3
+        assert not set(stored["train"]) & set(stored["test"]) and not set(stored["val"]) & set(stored["test"])
+    assert "shift" not in json.loads((cfg.output / "splits" / "spurious_cell_type.json").read_text())
+    shift = json.loads((cfg.output / "splits" / "spurious_vignetting.json").read_text())["shift"]
+    assert (shift["corruption"], shift["severity"], shift["seed"]) == ("vignetting", 3, 3) and shift["images"]
 
 
 def test_config_errors_are_clear(tmp_path):

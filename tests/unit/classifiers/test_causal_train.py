@@ -16,13 +16,18 @@ from defectlab.classifiers import train as train_module
 from defectlab.classifiers.causal import CausalClassifier
 from defectlab.classifiers.causal_train import (
     CausalConfig,
+    Strata,
+    Views,
     _counterfactual,
     _invariance_penalty,
     _symmetric_kl,
     counterfactual_views,
+    fit_causal_model,
     train_causal_head,
 )
 from defectlab.classifiers.confounders import ConfounderDictionary, build_dictionary
+from defectlab.classifiers.labels import LabelledSamples
+from defectlab.data.sample import Sample
 from defectlab.classifiers.train import TrainConfig, _independence_accuracy, fit_loop
 from defectlab.errors import ConfigError, DataError
 
@@ -212,6 +217,52 @@ def test_counterfactual_mixes_views_and_swaps():
     assert all(any(torch.equal(cf_maps[i], views[idx[i], v]) for v in range(3)) for i in range(n))
 
 
+def test_views_in_known_strata_keep_them():
+    model = model_with_prototypes(2)
+    n, idx = 40, np.arange(40)
+    maps = torch.randn(n, model.backbone.channels, 2, 2, generator=torch.Generator().manual_seed(0))
+    views = torch.randn(n, 2, model.backbone.channels, 2, 2, generator=torch.Generator().manual_seed(1))
+    strata = torch.arange(n) % 2
+    view_strata = torch.tensor([[1, 0]]).repeat(n, 1)  # view 0 in stratum 1, view 1 in stratum 0, whatever the image's
+    cf_maps, cf_strata = _counterfactual(model, maps, strata, views, idx, torch.Generator().manual_seed(2), view_strata)
+    swap = maps + (model.prototypes[1 - strata] - model.prototypes[strata])[:, :, None, None]
+    kept_own = 0
+    for i in range(n):
+        picked = [v for v in range(2) if torch.equal(cf_maps[i], views[i, v])]
+        if picked:
+            assert cf_strata[i] == view_strata[i, picked[0]]
+            kept_own += int(cf_strata[i] == strata[i])
+        else:
+            assert torch.equal(cf_maps[i], swap[i]) and cf_strata[i] == 1 - strata[i]
+    assert kept_own > 0  # a view in the image's own stratum keeps it; the others move
+
+
+def test_fit_causal_model_uses_the_given_views_and_their_strata(monkeypatch):
+    model = model_with_prototypes(2)
+    maps, labels, strata = tiny_data(model, n=8)
+    images = [np.full((4, 4, 3), i, np.uint8) for i in range(8)]
+    data = LabelledSamples([Sample(im, int(y), f"c{i}") for i, (im, y) in enumerate(zip(images, labels))], labels,
+                           ("a", "b"), "test")
+    views = Views([[im, 255 - im] for im in images], np.tile([1, 0], (8, 1)))
+    seen: dict[str, object] = {}
+
+    def maps_of(batch):
+        seen["images"] = batch
+        return torch.stack([maps[int(im[0, 0, 0]) % 8] for im in batch])
+
+    def head(*args, **kwargs):
+        seen.update(kwargs)
+
+    monkeypatch.setattr("defectlab.classifiers.causal_train.train_causal_head", head)
+    given = Strata(strata, strata, ("0", "1"), "given")
+    fit_causal_model(model, data, data, maps, maps, given, QUICK, CausalConfig(), maps_of, False, views)
+    assert [int(im[0, 0, 0]) for im in seen["images"]] == [v for i in range(8) for v in (i, 255 - i)]
+    assert seen["views"].shape == (8, 2, *maps.shape[1:]) and seen["view_strata"] is views.strata
+    with pytest.raises(DataError, match="the same number"):
+        fit_causal_model(model, data, data, maps, maps, given, QUICK, CausalConfig(), maps_of, False,
+                         Views([[im] for im in images[:-1]] + [[]]))
+
+
 # ---------------------------------------------------------------- checks
 
 
@@ -245,6 +296,18 @@ def test_train_causal_head_checks_its_inputs(change, match):
     with pytest.raises(DataError, match=match):
         train_causal_head(model, maps, args["labels"], args["strata"], maps, labels, QUICK, CausalConfig(),
                           views=args["views"], progress=False)
+
+
+def test_view_strata_are_checked():
+    model = causal()
+    maps, labels, strata = tiny_data(model)
+    views = maps[:, None].repeat(1, 2, 1, 1, 1)
+    for view_strata, given_views, match in ((np.zeros((12, 2), np.int64), None, "view strata of shape"),
+                                            (np.zeros((12, 3), np.int64), views, "view strata of shape"),
+                                            (np.full((12, 2), 2, np.int64), views, r"view strata must be in 0\.\.1")):
+        with pytest.raises(DataError, match=match):
+            train_causal_head(model, maps, labels, strata, maps, labels, QUICK, CausalConfig(), views=given_views,
+                              view_strata=view_strata, progress=False)
 
 
 @pytest.mark.parametrize(

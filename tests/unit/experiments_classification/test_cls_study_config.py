@@ -34,9 +34,11 @@ def test_defaults_with_only_the_job():
     assert cfg.causal == CausalConfig()
     assert cfg.corrupted == {"preset": "mvtec-shift-photometric"}
     assert cfg.strata == "discovered" and cfg.finetune_mode == "head"
-    assert cfg.spurious == SpuriousConfig()
-    assert (cfg.spurious.nuisance, cfg.spurious.tie, cfg.spurious.test_per_group, cfg.spurious.strata) == (
-        "cell_type", 0.9, 90, STRATA)
+    assert cfg.spurious == (SpuriousConfig(),)
+    (sp,) = cfg.spurious
+    assert (sp.nuisance, sp.tie, sp.test_per_group, sp.strata, sp.shift, sp.causal_parts) == (
+        "cell_type", 0.9, 90, STRATA, None, None)
+    assert sp.name == "cell_type"
     assert cfg.max_cells is None and cfg.effects and cfg.ablation
 
 
@@ -68,19 +70,30 @@ def test_lists_become_tuples_and_nested_sections_are_parsed():
     assert cfg.causal_parts == ("backdoor", "reweight")
     assert cfg.causal == CausalConfig(consistency_weight=0.5, views_per_image=1, view_corruptions=("brightness", "style"))
     assert isinstance(cfg.causal.view_corruptions, tuple)
-    assert cfg.spurious == SpuriousConfig(tie=0.75, test_per_group=4, strata=("given",))
-    assert isinstance(cfg.spurious.strata, tuple)
+    assert cfg.spurious == (SpuriousConfig(tie=0.75, test_per_group=4, strata=("given",)),)
+    assert isinstance(cfg.spurious[0].strata, tuple)
     assert cfg.corrupted == {"corruption": "gaussian_blur", "severity": 2}
 
 
 def test_empty_causal_section_and_spurious_off():
     cfg = load(causal=None, spurious=None)
     assert cfg.causal == CausalConfig() and cfg.causal.view_corruptions == VIEW_CORRUPTIONS
-    assert cfg.spurious is None
+    assert cfg.spurious == ()
+    assert load(spurious=[]).spurious == ()
 
 
 def test_partial_spurious_section_keeps_other_defaults():
-    assert load(spurious={"tie": 0.6}).spurious == SpuriousConfig(tie=0.6)
+    assert load(spurious={"tie": 0.6}).spurious == (SpuriousConfig(tie=0.6),)
+
+
+def test_a_list_of_spurious_variants_with_an_applied_shift():
+    cfg = load(spurious=[{"nuisance": "cell_type"},
+                         {"nuisance": "applied", "shift": "vignetting", "severity": 2, "causal_parts": ["backdoor", "counterfactual"]}])
+    cell, applied = cfg.spurious
+    assert cell == SpuriousConfig()
+    assert applied == SpuriousConfig(nuisance="applied", shift="vignetting", severity=2,
+                                     causal_parts=("backdoor", "counterfactual"))
+    assert (cell.name, applied.name) == ("cell_type", "vignetting")
 
 
 ERRORS = [
@@ -104,6 +117,16 @@ ERRORS = [
     ({"spurious": {"strata": ["given", "guessed"]}}, "spurious.strata must be some of given, discovered"),
     ({"spurious": {"strata": []}}, "spurious.strata must be some of given, discovered"),
     ({"spurious": {"colour": "red"}}, "study.yaml: spurious: .*colour"),
+    ({"spurious": ["cell_type"]}, "study.yaml: spurious: each variant must be a mapping"),
+    ({"spurious": {"shift": "vignetting"}}, "spurious.shift .* goes with nuisance 'applied', and only with it"),
+    ({"spurious": {"nuisance": "applied"}}, "spurious.shift .* goes with nuisance 'applied'"),
+    ({"spurious": {"nuisance": "applied", "shift": "rotation"}}, "spurious.shift must be a photometric corruption .*'rotation'"),
+    ({"spurious": {"nuisance": "applied", "shift": "sunburn"}}, "spurious.shift must be a photometric corruption"),
+    ({"spurious": {"nuisance": "applied", "shift": "vignetting", "severity": 6}}, "spurious.severity must be in 1..5, got 6"),
+    ({"spurious": {"nuisance": "applied", "shift": "vignetting", "severity": 2.0}}, "spurious.severity must be in 1..5"),
+    ({"spurious": {"causal_parts": []}}, "spurious.causal_parts must be some of backdoor, counterfactual, reweight"),
+    ({"spurious": {"causal_parts": ["magic"]}}, "spurious.causal_parts must be some of"),
+    ({"spurious": [{"tie": 0.9}, {"tie": 0.8}]}, r"spurious variants need distinct nuisances, got \['cell_type', 'cell_type'\]"),
     ({"causal": {"speed": 2}}, "study.yaml: causal: .*speed"),
     ({"causal": {"views_per_image": -1}}, "views_per_image must be >= 0"),
     ({"epochs": 0}, "epochs must be at least 1"),

@@ -42,27 +42,41 @@ def minimal(with_config: bool = True) -> dict:
     return results
 
 
-def group_rep(worst: float) -> dict:
-    groups = {"mono/functional": {"accuracy": 0.9, "n": 4}, "mono/defective": {"accuracy": worst, "n": 4},
-              "poly/functional": {"accuracy": 0.8, "n": 4}, "poly/defective": {"accuracy": 0.7, "n": 4}}
-    return {"groups": groups, "worst_group": "mono/defective", "worst_group_accuracy": worst,
+def group_rep(worst: float, values: tuple[str, str] = ("mono", "poly")) -> dict:
+    a, b = values
+    groups = {f"{a}/functional": {"accuracy": 0.9, "n": 4}, f"{a}/defective": {"accuracy": worst, "n": 4},
+              f"{b}/functional": {"accuracy": 0.8, "n": 4}, f"{b}/defective": {"accuracy": 0.7, "n": 4}}
+    return {"groups": groups, "worst_group": f"{a}/defective", "worst_group_accuracy": worst,
             "mean_group_accuracy": sum(g["accuracy"] for g in groups.values()) / 4, "accuracy": 0.75}
+
+
+def applied_variant() -> dict:
+    applied = ("applied", "withheld")
+    return {
+        "name": "vignetting", "nuisance": "applied", "tie": 0.9, "test_per_group": 4, "causal_parts": ["backdoor", "counterfactual"],
+        "shift": {"corruption": "vignetting", "severity": 3, "seed": 42, "applied_images": 30},
+        "train_groups": {"applied/defective": 45, "applied/functional": 5, "withheld/defective": 4, "withheld/functional": 40},
+        "models": {"attention (ERM)": group_rep(0.4, applied),
+                   "causal (nuisance given)": {**group_rep(0.85, applied), "strata": list(applied), "strata_purity": 1.0}},
+    }
 
 
 def full() -> dict:
     results = minimal()
     results.update({
         "seed": 42, "created": "2024-01-01T00:00:00+00:00", "versions": {"numpy": "1.26"},
-        "spurious": {
-            "nuisance": "cell_type", "tie": 0.9, "test_per_group": 4,
+        "spurious": {"cell_type": {
+            "name": "cell_type", "nuisance": "cell_type", "tie": 0.9, "test_per_group": 4, "shift": None,
+            "causal_parts": ["backdoor"],
             "train_groups": {"mono/functional": 5, "mono/defective": 45, "poly/functional": 40, "poly/defective": 4},
             "models": {"logistic regression (plain)": group_rep(0.25), "attention (ERM)": group_rep(0.5),
                        "causal (nuisance given)": {**group_rep(0.75), "strata": ["mono", "poly"], "strata_purity": 1.0}},
-        },
+        }, "vignetting": applied_variant()},
         "ablation": [
-            {"variant": "none", "parts": [], "clean": metrics(0.8), "corrupted": metrics(0.7), "spurious": None},
+            {"variant": "none", "parts": [], "clean": metrics(0.8), "corrupted": metrics(0.7),
+             "spurious": {"cell_type": None, "vignetting": {"mean_group_accuracy": 0.7, "worst_group_accuracy": 0.4}}},
             {"variant": "backdoor", "parts": ["backdoor"], "clean": metrics(0.85), "corrupted": metrics(0.75),
-             "spurious": {"mean_group_accuracy": 0.8, "worst_group_accuracy": 0.6}},
+             "spurious": {"cell_type": {"mean_group_accuracy": 0.8, "worst_group_accuracy": 0.6}, "vignetting": None}},
         ],
         "ces": [
             {"model": "causal", "factor": "darker", "description": "intensities x 0.7", "units": 40,
@@ -133,17 +147,26 @@ def test_every_section(tmp_path):
     order = [page.index(f'id="{a}"') for a in ("graph", "clean-corrupted", *OPTIONAL, "timings")]
     assert order == sorted(order)
     assert "brightness --&gt; prediction; noise --- sharpness" in page
-    assert "purity 1.000" in page
+    assert "cell_type · causal (nuisance given): strata mono, poly (purity 1.000)" in page
+    assert "nuisance metadata &#x27;cell_type&#x27;" in page
+    assert ("vignetting: nuisance the shift suite&#x27;s vignetting at severity 3 (seed 42), applied to the cells of the "
+            "&#x27;applied&#x27; stratum") in page
+    assert "backdoor, counterfactual (views exact: each training cell with the vignetting withheld and applied)" in page
     assert "2024-01-01T00:00:00+00:00" in page
     tables = sorted(p.name for p in (directory / "tables").iterdir())
-    assert tables == sorted(["clean_corrupted_elpv_binary.csv", "spurious_groups.csv", "ablation.csv", "ces.csv",
-                             "dowhy_causal.csv", "mask_share.csv", "timings.csv"])
-    groups = read_csv(directory / "tables" / "spurious_groups.csv")
+    assert tables == sorted(["clean_corrupted_elpv_binary.csv", "spurious_groups_cell_type.csv", "spurious_groups_vignetting.csv",
+                             "ablation.csv", "ces.csv", "dowhy_causal.csv", "mask_share.csv", "timings.csv"])
+    groups = read_csv(directory / "tables" / "spurious_groups_cell_type.csv")
     assert groups[0] == ["model", "mono/defective", "mono/functional", "poly/defective", "poly/functional", "mean",
                          "worst group"]
     assert [r[0] for r in groups[1:]] == ["logistic regression (plain)", "attention (ERM)", "causal (nuisance given)"]
+    applied = read_csv(directory / "tables" / "spurious_groups_vignetting.csv")
+    assert applied[0][1:5] == ["applied/defective", "applied/functional", "withheld/defective", "withheld/functional"]
+    assert [r[0] for r in applied[1:]] == ["attention (ERM)", "causal (nuisance given)"] and float(applied[2][-1]) == 0.85
     ablation = read_csv(directory / "tables" / "ablation.csv")
-    assert ablation[1][0] == "none" and ablation[1][-1] == "" and float(ablation[2][-1]) == 0.6
+    assert ablation[0][4:] == ["cell_type mean", "cell_type worst group", "vignetting mean", "vignetting worst group"]
+    assert ablation[1][0] == "none" and ablation[1][4:6] == ["", ""] and float(ablation[1][-1]) == 0.4
+    assert float(ablation[2][5]) == 0.6 and ablation[2][6:] == ["", ""]
     ces = read_csv(directory / "tables" / "ces.csv")
     assert [r[1] for r in ces[1:]] == ["darker", "defect"]
     dowhy = read_csv(directory / "tables" / "dowhy_causal.csv")
@@ -211,11 +234,12 @@ def test_training_curves_and_group_bars_are_written_as_png(tmp_path):
              "mean_group_accuracy": 0.7, "worst_group_accuracy": 0.5}
     results = {"job": "classification", "config": {}, "schemes": {"elpv_binary": {
         "class_names": ["functional", "defective"], "n_train": 1, "n_val": 1, "n_test": 1, "models": {"attention": row}}},
-        "spurious": {"nuisance": "cell_type", "tie": 0.9, "test_per_group": 4, "train_groups": {"a/0": 3},
-                     "models": {"attention (ERM)": group}}}
+        "spurious": {"cell_type": {"name": "cell_type", "nuisance": "cell_type", "tie": 0.9, "test_per_group": 4,
+                                   "causal_parts": ["backdoor"], "train_groups": {"a/0": 3},
+                                   "models": {"attention (ERM)": group}}}}
     (tmp_path / "results.json").write_text(json.dumps(results))
     write_classification_report(tmp_path)
-    for name in ("training_elpv_binary.png", "spurious_groups.png"):
+    for name in ("training_elpv_binary.png", "spurious_groups_cell_type.png"):
         with Image.open(io.BytesIO((tmp_path / "plots" / name).read_bytes())) as image:
             assert image.format == "PNG" and image.width > 300
     assert "training curves, elpv_binary" in (tmp_path / "report.html").read_text()

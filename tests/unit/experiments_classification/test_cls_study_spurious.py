@@ -9,11 +9,16 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
+from defectlab.data.sample import Sample
 from defectlab.errors import DataError
 from defectlab.experiments.classification.spurious import (
+    APPLIED,
     RULE,
+    WITHHELD,
+    AppliedShift,
     SpuriousSplit,
     load_or_create_spurious_split,
+    make_applied_split,
     make_spurious_split,
 )
 
@@ -154,7 +159,7 @@ def test_load_or_create_writes_and_reuses(pop, tmp_path):
     first = load_or_create_spurious_split(path, ids=ids, labels=labels, nuisance=nuisance, **kwargs)
     assert path.is_file()
     stored = json.loads(path.read_text())
-    assert stored == asdict(first)
+    assert stored == first.to_dict() == {k: v for k, v in asdict(first).items() if k != "shift"}
     assert first == make_spurious_split(ids, labels, nuisance, **kwargs)
     # reused from the file: other ids with the same parameters give the stored split back
     ids2, labels2, nuisance2 = population(seed=9)
@@ -185,3 +190,71 @@ def test_a_corrupt_stored_split_is_a_clear_error(tmp_path):
         path.write_text(text)
         with pytest.raises(DataError, match="not a spurious-correlation split"):
             load_or_create_spurious_split(path, ids=["a"], labels=np.array([0]), nuisance=["m"], tie=0.9, test_per_group=1)
+
+
+# ---------------------------------------------------------------- an applied nuisance
+
+
+def applied_split(pop, seed: int = 7, **kwargs):
+    ids, labels, _ = pop
+    return make_applied_split(ids, labels, "vignetting", 3, tie=kwargs.pop("tie", 0.9), test_per_group=10, seed=seed,
+                              **kwargs)
+
+
+def test_applied_split_ties_the_applied_stratum_to_class_one(pop):
+    ids, labels, _ = pop
+    split = applied_split(pop, tie=0.8)
+    shift = split.shift
+    assert (shift.corruption, shift.severity, shift.seed) == ("vignetting", 3, 7)
+    used = set(split.train) | set(split.val) | set(split.test)
+    assert set(shift.images) <= used and shift.images == sorted(shift.images)
+    # the split is the tie split of the drawn nuisance: every stated property of make_spurious_split holds
+    applied = set(shift.images)
+    nuisance = [APPLIED if i in applied else WITHHELD for i in ids]
+    assert split.nuisance_values == [APPLIED, WITHHELD]
+    group = {i: (z, int(y)) for i, y, z in zip(ids, labels, nuisance, strict=True)}
+    assert Counter(group[i] for i in split.test) == {(z, y): 10 for z in (APPLIED, WITHHELD) for y in (0, 1)}
+    fit = Counter(group[i] for i in split.train + split.val)
+    for z, tied in ((APPLIED, 1), (WITHHELD, 0)):
+        assert fit[(z, tied)] / (fit[(z, tied)] + fit[(z, 1 - tied)]) == pytest.approx(0.8, abs=0.03)
+
+
+def test_applied_split_is_seeded(pop):
+    a, b, c = applied_split(pop), applied_split(pop), applied_split(pop, seed=8)
+    assert a == b
+    assert a.shift.images != c.shift.images and a.train != c.train
+
+
+def test_applied_split_is_saved_with_its_shift_record_and_reused(pop, tmp_path):
+    ids, labels, nuisance = pop
+    path = tmp_path / "spurious_vignetting.json"
+    kwargs = dict(ids=ids, labels=labels, tie=0.9, test_per_group=10, seed=7)
+    first = load_or_create_spurious_split(path, corruption="vignetting", severity=3, **kwargs)
+    assert first == applied_split(pop)
+    stored = json.loads(path.read_text())
+    assert stored["shift"] == {"corruption": "vignetting", "severity": 3, "seed": 7, "images": first.shift.images}
+    assert load_or_create_spurious_split(path, corruption="vignetting", severity=3, **{**kwargs, "ids": ids[::-1]}) == first
+    for other in ({"corruption": "brightness", "severity": 3}, {"corruption": "vignetting", "severity": 2}, {}):
+        with pytest.raises(DataError, match="other parameters"):
+            load_or_create_spurious_split(path, nuisance=nuisance, **{**kwargs, **other})
+    # a split of a metadata nuisance keeps its format: no shift record
+    plain = tmp_path / "spurious_cell_type.json"
+    load_or_create_spurious_split(plain, nuisance=nuisance, **kwargs)
+    assert "shift" not in json.loads(plain.read_text())
+    with pytest.raises(DataError, match="other parameters"):
+        load_or_create_spurious_split(plain, corruption="vignetting", severity=3, **kwargs)
+
+
+def test_the_shift_goes_on_the_applied_images_only():
+    rng = np.random.default_rng(0)
+    samples = [Sample(rng.integers(60, 200, (24, 24, 3), dtype=np.uint8), 0, f"c{i}", metadata={"proba": 0.0})
+               for i in range(4)]
+    shift = AppliedShift("vignetting", 3, 5, ["c1", "c3"])
+    shown = shift.apply_to(samples, "vignetting")
+    assert [s.metadata["vignetting"] for s in shown] == [WITHHELD, APPLIED, WITHHELD, APPLIED]
+    assert all(s.metadata["proba"] == 0.0 and "vignetting" not in o.metadata for s, o in zip(shown, samples))
+    assert shown[0].image is samples[0].image and shown[2].image is samples[2].image
+    for i in (1, 3):
+        assert shown[i].id == samples[i].id and shown[i].image.mean() < samples[i].image.mean()  # darker corners
+        np.testing.assert_array_equal(shown[i].image, shift.apply(samples[i].image, samples[i].id))
+    np.testing.assert_array_equal(shift.apply_to(samples, "vignetting")[1].image, shown[1].image)

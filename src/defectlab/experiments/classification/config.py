@@ -11,7 +11,7 @@ import yaml
 from defectlab.classifiers.causal_train import CAUSAL_PARTS, CausalConfig
 from defectlab.classifiers.labels import check_scheme
 from defectlab.errors import ConfigError
-from defectlab.shift import CORRUPTIONS, PRESETS
+from defectlab.shift import CORRUPTIONS, PRESETS, corruption_kind
 
 MODELS = ("smallcnn", "finetune", "attention", "causal")
 """Rows of the clean/corrupted table: from-scratch CNN, linear probe on the backbone (ERM),
@@ -19,15 +19,31 @@ the attention classifier (ERM), and the causal classifier (all parts on)."""
 
 STRATA = ("given", "discovered")
 
+APPLIED = "applied"
+"""``spurious.nuisance`` value of a variant whose nuisance is a shift applied to the images of one stratum."""
+
 
 @dataclass(frozen=True)
 class SpuriousConfig:
-    """Training data in which the nuisance ``nuisance`` is tied to the label; test groups balanced."""
+    """One spurious-correlation variant: training data in which a nuisance is tied to the label; test groups balanced.
+
+    The nuisance is a metadata key of the cells (``cell_type``), or ``applied``: the shift-suite
+    photometric corruption ``shift`` at ``severity``, applied to the cells of one stratum.
+    ``causal_parts``: the causal model's parts in this variant (None: the study's ``causal_parts``).
+    """
 
     nuisance: str = "cell_type"
     tie: float = 0.9
     test_per_group: int = 90
     strata: tuple[str, ...] = STRATA
+    shift: str | None = None
+    severity: int = 3
+    causal_parts: tuple[str, ...] | None = None
+
+    @property
+    def name(self) -> str:
+        """The variant's name, also the nuisance's metadata key: the metadata key, or the applied shift."""
+        return self.shift if self.shift is not None else self.nuisance
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,7 @@ class ClassificationStudyConfig:
     causal_parts: tuple[str, ...] = ("backdoor",)
     causal: CausalConfig = field(default_factory=CausalConfig)
     ablation: bool = True
-    spurious: SpuriousConfig | None = field(default_factory=SpuriousConfig)
+    spurious: tuple[SpuriousConfig, ...] = (SpuriousConfig(),)
     effects: bool = True
     explanations: int = 6
     bootstrap: int = 1000
@@ -77,14 +93,24 @@ def load_classification_config(path: str | Path, raw: dict[str, Any] | None = No
         if "view_corruptions" in causal:
             causal["view_corruptions"] = tuple(causal["view_corruptions"])
         values["causal"] = _build(CausalConfig, causal, f"{path}: causal")
-    if "spurious" in values and values["spurious"] is not None:
-        spurious = dict(values["spurious"])
-        if "strata" in spurious:
-            spurious["strata"] = tuple(spurious["strata"])
-        values["spurious"] = _build(SpuriousConfig, spurious, f"{path}: spurious")
+    if "spurious" in values:
+        variants = values["spurious"] or []
+        variants = [variants] if isinstance(variants, dict) else variants
+        values["spurious"] = tuple(_spurious(v, f"{path}: spurious") for v in variants)
     config = _build(ClassificationStudyConfig, values, str(path))
     _check(config, path)
     return config
+
+
+def _spurious(raw: Any, where: str) -> SpuriousConfig:
+    """One spurious variant from its YAML mapping."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: each variant must be a mapping (nuisance, tie, ...), got {raw!r}")
+    values = dict(raw)
+    for key in ("strata", "causal_parts"):
+        if values.get(key) is not None:
+            values[key] = tuple(values[key])
+    return _build(SpuriousConfig, values, where)  # type: ignore[no-any-return]
 
 
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
@@ -113,12 +139,11 @@ def _check(config: ClassificationStudyConfig, path: str | Path) -> None:
         raise ConfigError(f"{path}: unknown preset '{shift['preset']}'; valid: {', '.join(PRESETS)}")
     if "corruption" in shift and shift["corruption"] not in CORRUPTIONS:
         raise ConfigError(f"{path}: unknown corruption '{shift['corruption']}'")
-    if config.spurious is not None:
-        s = config.spurious
-        if not 0.5 <= s.tie < 1 or s.test_per_group < 1:
-            raise ConfigError(f"{path}: spurious.tie must be in [0.5, 1) and test_per_group >= 1")
-        if set(s.strata) - set(STRATA) or not s.strata:
-            raise ConfigError(f"{path}: spurious.strata must be some of {', '.join(STRATA)}")
+    for s in config.spurious:
+        _check_spurious(s, path)
+    names = [s.name for s in config.spurious]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"{path}: spurious variants need distinct nuisances, got {names}")
     for name in ("epochs", "patience", "smallcnn_epochs", "image_size", "smallcnn_image_size"):
         if getattr(config, name) < 1:
             raise ConfigError(f"{path}: {name} must be at least 1")
@@ -126,3 +151,23 @@ def _check(config: ClassificationStudyConfig, path: str | Path) -> None:
         raise ConfigError(f"{path}: max_cells must be at least 16 (or null for every cell)")
     if config.explanations < 0 or config.bootstrap < 1:
         raise ConfigError(f"{path}: explanations must be >= 0 and bootstrap >= 1")
+
+
+def _check_spurious(s: SpuriousConfig, path: str | Path) -> None:
+    if not 0.5 <= s.tie < 1 or s.test_per_group < 1:
+        raise ConfigError(f"{path}: spurious.tie must be in [0.5, 1) and test_per_group >= 1")
+    if set(s.strata) - set(STRATA) or not s.strata:
+        raise ConfigError(f"{path}: spurious.strata must be some of {', '.join(STRATA)}")
+    if s.causal_parts is not None and (not s.causal_parts or set(s.causal_parts) - set(CAUSAL_PARTS)):
+        raise ConfigError(
+            f"{path}: spurious.causal_parts must be some of {', '.join(CAUSAL_PARTS)}, got {list(s.causal_parts)}")
+    if (s.nuisance == APPLIED) != (s.shift is not None):
+        raise ConfigError(
+            f"{path}: spurious.shift (a photometric corruption) goes with nuisance '{APPLIED}', and only with it")
+    if s.shift is not None:
+        if s.shift not in CORRUPTIONS or corruption_kind(s.shift) != "photometric":
+            photometric = [c for c in CORRUPTIONS if corruption_kind(c) == "photometric"]
+            raise ConfigError(
+                f"{path}: spurious.shift must be a photometric corruption ({', '.join(photometric)}), got '{s.shift}'")
+        if type(s.severity) is not int or not 1 <= s.severity <= 5:
+            raise ConfigError(f"{path}: spurious.severity must be in 1..5, got {s.severity}")

@@ -11,7 +11,7 @@ import torch
 from defectlab.classifiers.backbone import BackboneClassifier
 from defectlab.classifiers.base import ImageClassifier
 from defectlab.classifiers.causal import CausalClassifier
-from defectlab.classifiers.causal_train import CAUSAL_PARTS, Strata, fit_causal_model
+from defectlab.classifiers.causal_train import CAUSAL_PARTS, Strata, Views, fit_causal_model
 from defectlab.classifiers.labels import LabelledSamples
 from defectlab.classifiers.registry import build_classifier
 from defectlab.classifiers.train import TrainConfig, TrainResult, predict, predict_maps, train_classifier, train_on_maps
@@ -56,12 +56,14 @@ def fit_causal(
     name: str, train: LabelledSamples, val: LabelledSamples, train_maps: torch.Tensor, val_maps: torch.Tensor,
     strata: Strata, source: MapSource, cfg: ClassificationStudyConfig, parts: Sequence[str] = PARTS,
     progress: bool = True,
+    views: Views | None = None,
 ) -> Fitted:
-    """The causal classifier with the named parts switched on, trained on the shared maps."""
+    """The causal classifier with the named parts switched on, trained on the shared maps; the counterfactual
+    part uses ``views`` when given, else the shift suite's views (``cfg.causal``)."""
     switches = {part: part in parts for part in PARTS}
     model = build_causal(len(train.class_names), len(strata.names), cfg, switches)
     result = fit_causal_model(model, train, val, train_maps, val_maps, strata, train_config(cfg), cfg.causal,
-                              lambda images: source.maps(images, progress), progress)
+                              lambda images: source.maps(images, progress), progress, views)
     return Fitted(name, model, lambda images: predict_maps(model, source.maps(images)), result)
 
 

@@ -6,6 +6,7 @@ Each phase takes the shared :class:`Context` and returns JSON-ready results.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,11 +16,11 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from defectlab.classifiers.causal_train import find_strata
+from defectlab.classifiers.causal_train import Strata, Views, find_strata
 from defectlab.classifiers.labels import LabelledSamples, label_samples
 from defectlab.classifiers.splits import load_or_create_stratified_split
 from defectlab.data.sample import Sample
-from defectlab.experiments.classification.config import ClassificationStudyConfig
+from defectlab.experiments.classification.config import ClassificationStudyConfig, SpuriousConfig
 from defectlab.experiments.classification.maps import MapSource
 from defectlab.experiments.classification.models import (
     PARTS,
@@ -30,7 +31,12 @@ from defectlab.experiments.classification.models import (
     fit_smallcnn,
     pooled,
 )
-from defectlab.experiments.classification.spurious import load_or_create_spurious_split
+from defectlab.experiments.classification.spurious import (
+    APPLIED,
+    WITHHELD,
+    SpuriousSplit,
+    load_or_create_spurious_split,
+)
 from defectlab.metrics.classification import classification_metrics, group_report, robustness_index
 from defectlab.shift.materialize import shift_sample
 
@@ -61,7 +67,14 @@ class Context:
         self.row_of = {s.id: i for i, s in enumerate(self.samples)}
 
     def maps_of(self, data: LabelledSamples) -> torch.Tensor:
-        return self.maps[[self.row_of[s.id] for s in data.samples]]
+        """Maps of ``data``'s images: the study's rows, and from the map source (cached) for images other
+        than the study's own (e.g. with an applied nuisance)."""
+        rows = [self.row_of[s.id] for s in data.samples]
+        maps = self.maps[rows]
+        changed = [i for i, (s, r) in enumerate(zip(data.samples, rows, strict=True)) if s.image is not self.samples[r].image]
+        if changed:
+            maps[changed] = self.source.maps([data.samples[i].image for i in changed], self.progress)
+        return maps
 
 
 @dataclass
@@ -121,75 +134,134 @@ def evaluate(fitted: Fitted, d: SchemeData) -> dict[str, Any]:
     }
 
 
-def ablation(ctx: Context, d: SchemeData, spurious: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Each combination of causal parts: clean and corrupted accuracy on the standard split."""
+def ablation(ctx: Context, d: SchemeData, spurious: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each combination of causal parts: clean and corrupted accuracy on the standard split, beside its
+    spurious-correlation result in each variant of ``spurious`` (by name)."""
     cfg = ctx.cfg
     strata = find_strata(_strata_source(cfg.strata), d.train, d.val, d.train_maps, d.val_maps, cfg.seed)
     rows = []
     for label, parts in ABLATION.items():
         fitted = fit_causal(label, d.train, d.val, d.train_maps, d.val_maps, strata, ctx.source, cfg, parts, ctx.progress)
         result = evaluate(fitted, d)
-        row = {"variant": label, "parts": list(parts), "clean": result["clean"], "corrupted": result["corrupted"]}
-        if spurious is not None:
-            row["spurious"] = spurious.get("ablation", {}).get(label)
-        rows.append(row)
+        rows.append({"variant": label, "parts": list(parts), "clean": result["clean"], "corrupted": result["corrupted"],
+                     "spurious": {name: block["ablation"].get(label) for name, block in spurious.items()}})
     return rows
 
 
-def spurious_phase(ctx: Context) -> dict[str, Any]:
-    """Nuisance tied to the label in training, reversed/balanced in test: per-group accuracy."""
-    cfg, sp = ctx.cfg, ctx.cfg.spurious
-    assert sp is not None
+@dataclass
+class SpuriousData:
+    """One spurious variant's split, its parts (images as the variant shows them) and their maps."""
+
+    variant: SpuriousConfig
+    split: SpuriousSplit
+    train: LabelledSamples
+    val: LabelledSamples
+    test: LabelledSamples
+    train_maps: torch.Tensor
+    val_maps: torch.Tensor
+    test_maps: torch.Tensor
+
+    @property
+    def groups(self) -> list[str]:
+        """The (nuisance, class) group of every test image."""
+        return _groups(self.test, self.variant.name)
+
+
+def spurious_data(ctx: Context, sp: SpuriousConfig) -> SpuriousData:
+    """The variant's split of the elpv_binary cells (saved as splits/spurious_<name>.json and reused), its parts
+    and their maps; an applied nuisance is put on the images of its ``applied`` stratum."""
     data = label_samples(ctx.samples, "elpv_binary")
-    nuisance = [str(s.metadata[sp.nuisance]) for s in data.samples]
-    split = load_or_create_spurious_split(
-        cfg.output / "splits" / f"spurious_{sp.nuisance}.json", ids=[s.id for s in data.samples], labels=data.labels,
-        nuisance=nuisance, tie=sp.tie, test_per_group=sp.test_per_group, seed=cfg.seed,
-    )
+    path = ctx.cfg.output / "splits" / f"spurious_{sp.name}.json"
+    common = {"ids": [s.id for s in data.samples], "labels": data.labels, "tie": sp.tie,
+              "test_per_group": sp.test_per_group, "seed": ctx.cfg.seed}
+    if sp.shift is None:
+        split = load_or_create_spurious_split(path, nuisance=[str(s.metadata[sp.nuisance]) for s in data.samples], **common)
+    else:
+        split = load_or_create_spurious_split(path, corruption=sp.shift, severity=sp.severity, **common)
     by_id = {s.id: s for s in data.samples}
-    part = {name: data.select([by_id[i] for i in getattr(split, name)]) for name in ("train", "val", "test")}
-    maps = {name: ctx.maps_of(p) for name, p in part.items()}
-    test = part["test"]
-    groups = [f"{s.metadata[sp.nuisance]}/{data.class_names[y]}" for s, y in zip(test.samples, test.labels, strict=True)]
+    parts = {}
+    for name in ("train", "val", "test"):
+        samples = [by_id[i] for i in getattr(split, name)]
+        parts[name] = data.select(samples if split.shift is None else split.shift.apply_to(samples, sp.name))
+    return SpuriousData(sp, split, **parts, **{f"{name}_maps": ctx.maps_of(part) for name, part in parts.items()})
+
+
+def exact_views(ctx: Context, d: SpuriousData) -> list[list[np.ndarray]] | None:
+    """For an applied nuisance, every training image with it withheld and applied (the exact do(nuisance)
+    views; None for a nuisance in the metadata)."""
+    shift = d.split.shift
+    if shift is None:
+        return None
+    applied = set(shift.images)
+    views = []
+    for s in d.train.samples:
+        original = ctx.samples[ctx.row_of[s.id]].image
+        views.append([original, s.image if s.id in applied else shift.apply(original, s.id)])
+    return views
+
+
+def views_in(images: list[list[np.ndarray]] | None, strata: Strata, key: str) -> Views | None:
+    """The exact views, placed in their strata (withheld, applied) when ``strata`` are the given nuisance
+    ``key``; in their image's (discovered) stratum otherwise."""
+    if images is None:
+        return None
+    if strata.source != key:
+        return Views(images)
+    return Views(images, np.tile([strata.names.index(WITHHELD), strata.names.index(APPLIED)], (len(images), 1)))
+
+
+def spurious_phase(ctx: Context, sp: SpuriousConfig) -> dict[str, Any]:
+    """Nuisance tied to the label in training, reversed/balanced in test: per-group accuracy of every model.
+
+    The causal model has the variant's parts (default: the study's); its counterfactual part uses the
+    exact views of an applied nuisance (:func:`exact_views`), else the shift suite's.
+    """
+    cfg = ctx.cfg
+    parts_on = sp.causal_parts or cfg.causal_parts
+    d = spurious_data(ctx, sp)
+    key, test, groups = sp.name, d.test, d.groups
+    views = exact_views(ctx, d)
 
     def report(predictions: np.ndarray) -> dict[str, Any]:
         return group_report(test.labels, predictions, groups)
 
+    def causal(label: str, strata: Strata, parts: tuple[str, ...]) -> dict[str, Any]:
+        fitted = fit_causal(label, d.train, d.val, d.train_maps, d.val_maps, strata, ctx.source, cfg, parts, ctx.progress,
+                            views_in(views, strata, key))
+        return report(fitted.predict(test.images).argmax(axis=1))
+
     rows: dict[str, Any] = {}
     for name, weighted in (("logistic regression (plain)", False), ("logistic regression (reweighted by nuisance)", True)):
-        rows[name] = report(_logistic(pooled(maps["train"]), part["train"], pooled(maps["test"]), sp.nuisance, weighted))
-    erm = fit_head("attention", part["train"], maps["train"], maps["val"], part["val"], ctx.source, cfg, ctx.progress)
+        rows[name] = report(_logistic(pooled(d.train_maps), d.train, pooled(d.test_maps), key, weighted))
+    erm = fit_head("attention", d.train, d.train_maps, d.val_maps, d.val, ctx.source, cfg, ctx.progress)
     rows["attention (ERM)"] = report(erm.predict(test.images).argmax(axis=1))
     strata_by_source = {}
     for source in sp.strata:
-        strata = find_strata(_strata_source(source, sp.nuisance), part["train"], part["val"], maps["train"], maps["val"],
-                             cfg.seed)
+        strata = find_strata(_strata_source(source, key), d.train, d.val, d.train_maps, d.val_maps, cfg.seed)
         strata_by_source[source] = strata
-        fitted = fit_causal(f"causal ({source})", part["train"], part["val"], maps["train"], maps["val"], strata, ctx.source, cfg,
-                            cfg.causal_parts, ctx.progress)
         rows[f"causal (nuisance {source})"] = {
-            **report(fitted.predict(test.images).argmax(axis=1)),
+            **causal(f"causal ({source})", strata, parts_on),
             "strata": list(strata.names),
-            "strata_purity": _purity(strata.train, [s.metadata[sp.nuisance] for s in part["train"].samples]),
+            "strata_purity": _purity(strata.train, [s.metadata[key] for s in d.train.samples]),
         }
     ablation_rows = {}
     if cfg.ablation:
         strata = strata_by_source.get("given") or next(iter(strata_by_source.values()))
         for label, parts in ABLATION.items():
-            if parts == () or set(parts) == set(cfg.causal_parts):
+            if parts == () or set(parts) == set(parts_on):
                 continue
-            fitted = fit_causal(label, part["train"], part["val"], maps["train"], maps["val"], strata, ctx.source, cfg, parts,
-                                ctx.progress)
-            ablation_rows[label] = report(fitted.predict(test.images).argmax(axis=1))
+            ablation_rows[label] = causal(label, strata, parts)
         ablation_rows["none (ERM)"] = rows["attention (ERM)"]
-        chosen = next((label for label, parts in ABLATION.items() if set(parts) == set(cfg.causal_parts)),
-                      " + ".join(cfg.causal_parts))
+        chosen = next((label for label, parts in ABLATION.items() if set(parts) == set(parts_on)), " + ".join(parts_on))
         given = "given" if "given" in strata_by_source else next(iter(strata_by_source))
         ablation_rows[chosen] = rows[f"causal (nuisance {given})"]
+    shift = d.split.shift
     return {
-        "nuisance": sp.nuisance, "tie": sp.tie, "test_per_group": sp.test_per_group,
-        "n_train": len(part["train"]), "n_val": len(part["val"]), "n_test": len(test),
-        "train_groups": _group_counts(part["train"], sp.nuisance),
+        "name": key, "nuisance": sp.nuisance, "tie": sp.tie, "test_per_group": sp.test_per_group,
+        "shift": None if shift is None else {"corruption": shift.corruption, "severity": shift.severity,
+                                             "seed": shift.seed, "applied_images": len(shift.images)},
+        "causal_parts": list(parts_on), "n_train": len(d.train), "n_val": len(d.val), "n_test": len(test),
+        "train_groups": _group_counts(d.train, key),
         "models": rows, "ablation": ablation_rows,
     }
 
@@ -220,12 +292,13 @@ def _purity(strata: np.ndarray, nuisance: list[Any]) -> float:
     return float(hits / len(values))
 
 
+def _groups(data: LabelledSamples, nuisance: str) -> list[str]:
+    """``<nuisance value>/<class name>`` of every image."""
+    return [f"{s.metadata[nuisance]}/{data.class_names[y]}" for s, y in zip(data.samples, data.labels, strict=True)]
+
+
 def _group_counts(data: LabelledSamples, nuisance: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for s, y in zip(data.samples, data.labels, strict=True):
-        key = f"{s.metadata[nuisance]}/{data.class_names[y]}"
-        counts[key] = counts.get(key, 0) + 1
-    return dict(sorted(counts.items()))
+    return dict(sorted(Counter(_groups(data, nuisance)).items()))
 
 
 def timed(steps: list[dict[str, Any]], log: Callable[[str], None], what: str) -> Callable[[], None]:

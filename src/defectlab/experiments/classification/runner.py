@@ -1,7 +1,7 @@
 """`defectlab run` with `job: classification`: the ELPV classification study, one results directory.
 
 Steps: backbone maps of every cell (cached); per class scheme, each model trained and tested on
-clean and corrupted test images; the causal parts' ablation; the spurious-correlation split; CES
+clean and corrupted test images; the causal parts' ablation; the spurious-correlation splits; CES
 of every factor for every binary model; DoWhy effect estimates with refuters; Grad-CAM and
 occlusion explanations. Writes results.json, report.html (+ plots/, tables/, summary.md).
 """
@@ -78,11 +78,13 @@ def run_classification_job(
         "job": JOB, "config": jsonable(asdict(cfg)), "seed": cfg.seed, "versions": library_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "schemes": {},
     }
-    spurious = None
-    if cfg.spurious is not None:
-        done = timed(steps, log, f"spurious correlation ({cfg.spurious.nuisance} tied to the label in {cfg.spurious.tie:.0%})")
-        spurious = results["spurious"] = spurious_phase(ctx)
+    spurious: dict[str, Any] = {}
+    for variant in cfg.spurious:
+        done = timed(steps, log, f"spurious correlation ({variant.name} tied to the label in {variant.tie:.0%})")
+        spurious[variant.name] = spurious_phase(ctx, variant)
         done()
+    if spurious:
+        results["spurious"] = spurious
     binary: tuple[Any, dict[str, Fitted], dict[str, Any]] | None = None
     for scheme in cfg.schemes:
         data = scheme_data(ctx, scheme)

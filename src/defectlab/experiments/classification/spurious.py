@@ -7,6 +7,12 @@ subsampled to match). The test set holds ``test_per_group`` images of every (nui
 group, so half of it goes against the training tie and a model that reads the nuisance fails
 there; its worst-group accuracy shows it. A share ``val_fraction`` of the training images,
 stratified by group, is held out for early stopping. The split is saved as JSON and reused.
+
+An **applied** nuisance is a shift-suite corruption that the study itself puts on the images
+(:func:`make_applied_split`): a seeded draw makes half of the images ``applied`` and the others
+``withheld``, then the same tie is drawn; the split records which of its images get the
+corruption (:class:`AppliedShift`). As every original is at hand, the counterfactual of each
+image is exact: the image with the corruption applied and withheld.
 """
 
 from __future__ import annotations
@@ -14,15 +20,52 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from defectlab.data.sample import Sample
 from defectlab.errors import DataError
 from defectlab.fileio import atomic_write_text
+from defectlab.shift.corrupt import apply_corruption
+from defectlab.shift.materialize import image_seed
 
 RULE = "spurious-tie"
+APPLIED, WITHHELD = "applied", "withheld"
+"""The two values of an applied nuisance (sorted: ``applied`` is z0, tied to class 1)."""
+
+
+@dataclass(frozen=True)
+class AppliedShift:
+    """The corruption put on the images of the ``applied`` stratum: name, severity, seed and those images' ids.
+
+    Image ``id`` gets the corruption seeded with ``image_seed(seed, corruption, id)``.
+    """
+
+    corruption: str
+    severity: int
+    seed: int
+    images: list[str]
+
+    def apply(self, image: np.ndarray, image_id: str) -> np.ndarray:
+        """``image`` (whichever its stratum) with the corruption, as image ``image_id`` gets it."""
+        seed = image_seed(self.seed, self.corruption, image_id)
+        return apply_corruption(image, None, self.corruption, self.severity, seed)[0]
+
+    def apply_to(self, samples: Sequence[Sample], key: str) -> list[Sample]:
+        """``samples`` as the split shows them: the corruption on the applied ones, and each one's stratum
+        (``applied`` or ``withheld``) in ``metadata[key]``."""
+        applied = set(self.images)
+        return [
+            replace(
+                s,
+                image=self.apply(s.image, s.id) if s.id in applied else s.image,
+                metadata={**s.metadata, key: APPLIED if s.id in applied else WITHHELD},
+            )
+            for s in samples
+        ]
 
 
 @dataclass(frozen=True)
@@ -37,6 +80,20 @@ class SpuriousSplit:
     test_per_group: int
     seed: int
     rule: str = RULE
+    shift: AppliedShift | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields; ``shift`` only for an applied nuisance."""
+        fields = asdict(self)
+        if self.shift is None:
+            del fields["shift"]
+        return fields
+
+    @classmethod
+    def from_dict(cls, fields: dict[str, Any]) -> SpuriousSplit:
+        """The split of :meth:`to_dict`."""
+        shift = fields.get("shift")
+        return cls(**{**fields, "shift": None if shift is None else AppliedShift(**shift)})
 
 
 def make_spurious_split(
@@ -84,23 +141,49 @@ def make_spurious_split(
     )
 
 
-def load_or_create_spurious_split(path: str | os.PathLike[str], **kwargs: object) -> SpuriousSplit:
-    """The split stored at ``path``; drawn with :func:`make_spurious_split` and saved when absent.
+def make_applied_split(
+    ids: Sequence[str],
+    labels: np.ndarray,
+    corruption: str,
+    severity: int,
+    tie: float,
+    test_per_group: int,
+    seed: int = 42,
+    val_fraction: float = 0.2,
+) -> SpuriousSplit:
+    """Draw which half of the images is ``applied`` (seeded), then :func:`make_spurious_split` with that
+    nuisance; the split's ``shift`` records the corruption and the ids of its applied images."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])  # a stream apart from the tie's draws
+    applied = rng.permutation(len(ids)) < len(ids) // 2
+    nuisance = [APPLIED if a else WITHHELD for a in applied]
+    split = make_spurious_split(ids, labels, nuisance, tie, test_per_group, seed, val_fraction)
+    used = set(split.train) | set(split.val) | set(split.test)
+    images = sorted(i for i, a in zip(ids, applied, strict=True) if a and i in used)
+    return replace(split, shift=AppliedShift(corruption, severity, seed, images))
 
-    A stored split made with other parameters (tie, test_per_group, seed) is an error, never
-    silently redrawn.
+
+def load_or_create_spurious_split(path: str | os.PathLike[str], **kwargs: Any) -> SpuriousSplit:
+    """The split stored at ``path``; drawn and saved when absent: with :func:`make_applied_split` when
+    ``kwargs`` name a ``corruption``, else with :func:`make_spurious_split`.
+
+    A stored split made with other parameters (tie, test_per_group, seed; corruption and
+    severity) is an error, never silently redrawn.
     """
     path = Path(path)
     kwargs.setdefault("seed", 42)
     wanted = {k: kwargs[k] for k in ("tie", "test_per_group", "seed")}
+    applied = "corruption" in kwargs
+    wanted["shift"] = (kwargs["corruption"], kwargs["severity"]) if applied else None
     if path.is_file():
         try:
-            stored = SpuriousSplit(**json.loads(path.read_text()))
-        except (ValueError, TypeError) as exc:
+            stored = SpuriousSplit.from_dict(json.loads(path.read_text()))
+        except (ValueError, TypeError, AttributeError) as exc:
             raise DataError(f"{path} is not a spurious-correlation split ({exc}): delete it to redraw") from exc
-        if any(getattr(stored, k) != v for k, v in wanted.items()):
+        found = {**{k: getattr(stored, k) for k in ("tie", "test_per_group", "seed")},
+                 "shift": None if stored.shift is None else (stored.shift.corruption, stored.shift.severity)}
+        if found != wanted:
             raise DataError(f"{path} was drawn with other parameters than {wanted}: delete it to redraw")
         return stored
-    split = make_spurious_split(**kwargs)  # type: ignore[arg-type]
-    atomic_write_text(path, json.dumps(asdict(split), indent=1) + "\n")
+    split = make_applied_split(**kwargs) if applied else make_spurious_split(**kwargs)
+    atomic_write_text(path, json.dumps(split.to_dict(), indent=1) + "\n")
     return split
