@@ -61,3 +61,17 @@ def test_bad_openset_requests(folder_tree: Path, env, tmp_path: Path) -> None:
     everything = "scratch,crack,spot,hole,stain"
     assert_one_line_error(run_cli([*args, "--known", everything], env, tmp_path), "leave at least one out")
     assert not (tmp_path / "o").exists()
+
+
+def test_synth_steel_folder_layout_feeds_the_folder_reader(env, tmp_path: Path) -> None:
+    from defectlab.data.folder import read_folder
+
+    args = ["synth", tmp_path / "steel", "--kind", "steel", "--layout", "folder", "--n-defect", "2", "--n-good", "2",
+            "--size", "64"]
+    result = run_cli(args, env, tmp_path)
+    assert result.returncode == 0, str(result)
+    samples = read_folder(tmp_path / "steel")
+    assert sorted({s.defect_type for s in samples}) == sorted(
+        ["good", "crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale", "scratches"])
+    assert all(s.mask is not None and s.mask.any() for s in samples if s.label == 1)
+    assert_one_line_error(run_cli(["synth", tmp_path / "x", "--kind", "wood"], env, tmp_path), "unknown synth kind 'wood'")

@@ -372,19 +372,41 @@ def classify(
 
 @app.command()
 def synth(
-    out: Path = typer.Argument(..., metavar="OUT", help="Output folder (MVTec layout)."),
-    categories: str = typer.Option("texture,object", "--categories", help="Comma-separated kinds: texture, object."),
-    n_train: int = typer.Option(40, "--n-train", help="Normal training images per category."),
-    n_test_good: int = typer.Option(10, "--n-test-good", help="Normal test images per category."),
-    n_defect: int = typer.Option(5, "--n-defect", help="Test images per defect type."),
-    size: int = typer.Option(128, "--size", help="Image side in pixels."),
+    out: Path = typer.Argument(..., metavar="OUT", help="Output folder."),
+    kind: str = typer.Option(
+        "mvtec", "--kind", help="mvtec: texture/object categories in MVTec layout; steel: steel surfaces, six NEU defect types."
+    ),
+    categories: str = typer.Option("texture,object", "--categories", help="mvtec: comma-separated kinds: texture, object."),
+    layout: str = typer.Option(
+        "folder", "--layout", help="steel: folder (good/, one folder per defect type, masks/), neu (plus OUT_good/) or severstal."
+    ),
+    n_train: int = typer.Option(40, "--n-train", help="mvtec: normal training images per category."),
+    n_test_good: int = typer.Option(10, "--n-test-good", help="mvtec: normal test images per category."),
+    n_good: int = typer.Option(60, "--n-good", help="steel: defect-free images."),
+    n_defect: Optional[int] = typer.Option(None, "--n-defect", help="Images per defect type [default: 5 mvtec, 60 steel]."),
+    size: Optional[int] = typer.Option(None, "--size", help="Image side in pixels [default: 128 mvtec, 200 steel]."),
+    width: int = typer.Option(800, "--width", help="steel, severstal layout: strip width (real strips are 1600)."),
+    height: int = typer.Option(128, "--height", help="steel, severstal layout: strip height (real strips are 256)."),
     seed: int = typer.Option(42, "--seed", help="Random seed."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing category folders."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output (category) folders."),
 ) -> None:
-    """Generate a synthetic MVTec-format dataset with exact defect masks."""
+    """Generate a synthetic dataset with exact defect masks: MVTec layout (--kind mvtec), or steel
+    surfaces with the six NEU defect types in folder, NEU or Severstal layout (--kind steel)."""
+    from defectlab.errors import ConfigError
+
+    if kind == "steel":
+        from defectlab.data.synth_steel import generate_steel_dataset
+
+        n_per_class, side = 60 if n_defect is None else n_defect, 200 if size is None else size
+        generate_steel_dataset(out, layout, n_per_class, n_good, side, width, height, seed, overwrite)
+        typer.echo(f"wrote synthetic steel dataset ({layout} layout) to {out}")
+        return
+    if kind != "mvtec":
+        raise ConfigError(f"unknown synth kind '{kind}'; valid: mvtec, steel")
     from defectlab.data.synth import generate_synthetic_dataset
 
-    generate_synthetic_dataset(out, _split_csv(categories), n_train, n_test_good, n_defect, size, seed, overwrite=overwrite)
+    n_per_type, side = 5 if n_defect is None else n_defect, 128 if size is None else size
+    generate_synthetic_dataset(out, _split_csv(categories), n_train, n_test_good, n_per_type, side, seed, overwrite=overwrite)
     typer.echo(f"wrote synthetic dataset to {out}")
 
 

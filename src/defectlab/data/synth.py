@@ -46,7 +46,7 @@ def generate_synthetic_dataset(
     _check_options(n_train, n_test_good, n_test_defect_per_type, size, defect_types)
     root = Path(out)
     for name, kind in kinds.items():
-        folder = _prepare(root / name, overwrite)
+        folder = prepare_folder(root / name, overwrite)
         rng = np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
         style = draw_style(kind, rng)
         for subset, count in (("train", n_train), ("test", n_test_good)):
@@ -96,7 +96,8 @@ def _check_options(n_train: int, n_test_good: int, n_per_type: int, size: int, d
         raise ConfigError(f"unknown synthetic defect type '{unknown[0]}'; valid: {', '.join(DEFECT_TYPES)}")
 
 
-def _prepare(folder: Path, overwrite: bool) -> Path:
+def prepare_folder(folder: Path, overwrite: bool) -> Path:
+    """``folder``, created empty: an existing non-empty folder is a DataError unless ``overwrite`` (then replaced)."""
     if folder.exists() and any(folder.iterdir()):
         if not overwrite:
             raise DataError(f"{folder} already exists and is not empty; choose another folder or overwrite")
