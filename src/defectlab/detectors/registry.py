@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from defectlab.detectors.base import Detector
+from defectlab.detectors.feature_cae import FeatureCAE
 from defectlab.detectors.padim import PaDiM
 from defectlab.detectors.patchcore import PatchCore
 from defectlab.errors import ConfigError
 
-DETECTORS: dict[str, type[Detector]] = {"patchcore": PatchCore, "padim": PaDiM}
+DETECTORS: dict[str, type[Detector]] = {"patchcore": PatchCore, "padim": PaDiM, "cae": FeatureCAE}
 
 
 def make_detector(kind: str, params: dict[str, Any] | None = None) -> Detector:

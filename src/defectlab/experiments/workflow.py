@@ -23,6 +23,7 @@ from defectlab.metrics.image import auprc, auroc, f1_at, threshold_metrics
 from defectlab.metrics.pixel import aupro, pixel_auroc
 
 THRESHOLD_METHODS = ("auto", "f1", "mean_std", "quantile")
+AUTO_THRESHOLDS = {"cae": "mean_std"}  # detectors whose "auto" threshold ignores validation anomalies
 
 
 @dataclass
@@ -32,7 +33,7 @@ class FitOptions:
     detector: str = "patchcore"
     detector_params: dict[str, Any] = field(default_factory=dict)
     features: FeatureConfig = field(default_factory=FeatureConfig)
-    threshold: str = "auto"  # f1 when validation anomalies exist, else mean_std
+    threshold: str = "auto"  # AUTO_THRESHOLDS for the detector, else f1 when validation anomalies exist, else mean_std
     holdout: float = 0.1  # share of training normals kept for calibration when there is no validation set
     seed: int = 42
     num_threads: int | None = None
@@ -47,6 +48,19 @@ def split_holdout(samples: Sequence[Sample], fraction: float, seed: int) -> tupl
     order = np.random.default_rng(seed).permutation(n)
     hold = set(order[:n_hold].tolist())
     return [s for i, s in enumerate(samples) if i not in hold], [s for i, s in enumerate(samples) if i in hold]
+
+
+def calibration_split(
+    train: Sequence[Sample], val: Sequence[Sample], options: FitOptions, category: str = ""
+) -> tuple[list[Sample], list[Sample]]:
+    """(normal images the detector is fitted on, calibration images): `val` when it holds normal
+    images, else a seeded holdout of `options.holdout` of the training normals (the rest are fitted)."""
+    normals = [s for s in train if s.label == 0]
+    if not normals:
+        raise DataError(f"category {category or '?'} has no normal training images")
+    if any(s.label == 0 for s in val):
+        return normals, list(val)
+    return split_holdout(normals, options.holdout, options.seed)
 
 
 def fit_bundle(
@@ -67,12 +81,7 @@ def fit_bundle(
     """
     if options.threshold not in THRESHOLD_METHODS:
         raise ConfigError(f"unknown threshold method {options.threshold!r}; choose one of {', '.join(THRESHOLD_METHODS)}")
-    normals = [s for s in train if s.label == 0]
-    if not normals:
-        raise DataError(f"category {category or '?'} has no normal training images")
-    calibration = list(val)
-    if not any(s.label == 0 for s in calibration):
-        normals, calibration = split_holdout(normals, options.holdout, options.seed)
+    normals, calibration = calibration_split(train, val, options, category)
     if model is None:
         model = AnomalyModel(
             detector=make_detector(options.detector, options.detector_params),
@@ -86,7 +95,7 @@ def fit_bundle(
     cal_scores = model.predict([s.image for s in calibration], progress=progress).scores
     cal_labels = np.array([s.label for s in calibration])
     thresholds = _thresholds(cal_labels, cal_scores)
-    default = options.threshold if options.threshold != "auto" else ("f1" if "f1" in thresholds else "mean_std")
+    default = options.threshold if options.threshold != "auto" else _auto_threshold(model.detector.kind, thresholds)
     if default not in thresholds:
         raise ConfigError(f"threshold method {default!r} needs anomalous validation images, and there are none")
     normal_cal = cal_scores[cal_labels == 0]
@@ -109,6 +118,11 @@ def fit_bundle(
     return bundle, fit_seconds
 
 
+def _auto_threshold(kind: str, thresholds: dict[str, Threshold]) -> str:
+    """The method "auto" stands for: the detector's own default, else f1 when anomalies were seen."""
+    return AUTO_THRESHOLDS.get(kind, "f1" if "f1" in thresholds else "mean_std")
+
+
 def _thresholds(labels: np.ndarray, scores: np.ndarray) -> dict[str, Threshold]:
     normal = scores[labels == 0]
     out = {"mean_std": calibrate("mean_std", normal), "quantile": calibrate("quantile", normal, accept=0.95)}
@@ -117,7 +131,9 @@ def _thresholds(labels: np.ndarray, scores: np.ndarray) -> dict[str, Threshold]:
     return out
 
 
-def _resized_masks(samples: Sequence[Sample], size: int) -> np.ndarray | None:
+def resized_masks(samples: Sequence[Sample], size: int) -> np.ndarray | None:
+    """(N, size, size) uint8 masks of `samples` as the model sees them (nearest neighbour; zeros where a
+    sample has none), or None when no anomalous sample has a mask."""
     if not any(s.label == 1 and s.mask is not None for s in samples):
         return None
     masks = []
@@ -146,7 +162,7 @@ def evaluate_bundle(
     """Score `test` with the bundle and compute image and (where masks exist) pixel metrics."""
     if not test:
         raise DataError("the test set is empty")
-    masks = _resized_masks(test, bundle.model.features.image_size)
+    masks = resized_masks(test, bundle.model.features.image_size)
     start = time.perf_counter()
     with_maps = masks is not None or n_examples > 0  # maps cost more than the scores; skip them when unused
     prediction: Prediction = bundle.model.predict([s.image for s in test], progress=progress, with_maps=with_maps)

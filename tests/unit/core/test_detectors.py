@@ -245,7 +245,7 @@ def test_padim_bad_aggregation_is_config_error() -> None:
 
 
 def test_make_detector_builds_each_kind_with_params() -> None:
-    assert set(DETECTORS) == {"patchcore", "padim"}
+    assert set(DETECTORS) == {"patchcore", "padim", "cae"}
     det = make_detector("patchcore", {"coreset_ratio": 0.2, "sampler": "random"})
     assert isinstance(det, PatchCore) and isinstance(det, Detector)
     assert det.coreset_ratio == 0.2 and det.sampler == "random" and det.kind == "patchcore"

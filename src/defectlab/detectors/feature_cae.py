@@ -1,0 +1,177 @@
+"""Feature-space convolutional autoencoder (after DFR, Shi et al. 2021): reconstruction error of patch features."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from defectlab.components.anomaly_map import top_k_mean
+from defectlab.detectors.base import Detector, check_features
+from defectlab.errors import ConfigError, DataError, ModelError
+
+NETWORK_PREFIX = "network."
+MIN_IMPROVEMENT = 1e-3  # relative drop of the held-out loss that counts as progress for early stopping
+SCORE_BATCH = 32  # images per forward pass when scoring
+
+
+@dataclass
+class FeatureCAE(Detector):
+    """A 1x1-convolution autoencoder C -> hidden -> latent -> hidden -> C over standardized patch features.
+
+    Trained on normal features only (Adam, mini-batches of patches shuffled across images), with
+    early stopping on the reconstruction loss of `val_fraction` of the normal images held out
+    (the best weights are kept). Patch score = mean over channels of the squared reconstruction
+    error of the standardized features; image score = mean of the `top_k` highest patch scores.
+    Per-epoch losses are in `history_` (a list of {"epoch", "train_loss", "val_loss"}).
+    """
+
+    kind = "cae"
+    hidden: int = 256
+    latent: int = 100
+    batch_norm: bool = True
+    epochs: int = 50
+    batch_size: int = 4096  # patches per optimizer step
+    lr: float = 1e-3
+    val_fraction: float = 0.1
+    patience: int = 5
+    top_k: int = 10
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "latent", "epochs", "batch_size", "patience", "top_k"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"FeatureCAE {name} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ConfigError(f"FeatureCAE lr must be positive, got {self.lr}")
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError(f"FeatureCAE val_fraction must be in (0, 1), got {self.val_fraction}")
+
+    def fit(self, features: torch.Tensor, progress: bool = False) -> "FeatureCAE":
+        check_features(features, "FeatureCAE.fit")
+        train, held_out = self._split(features.float())
+        rows = _to_rows(train)
+        if len(rows) < 2:
+            raise DataError("FeatureCAE.fit: needs at least 2 training patches")
+        mean, std = rows.mean(0), rows.std(0).clamp_min(1e-6)
+        rows = (rows - mean) / std
+        val_rows = (_to_rows(held_out) - mean) / std
+        with torch.random.fork_rng(devices=[]):  # seeded initialization, global RNG left as it was
+            torch.manual_seed(self.seed)
+            network = self._build(features.shape[1])
+        generator = torch.Generator().manual_seed(self.seed)
+        optimizer = torch.optim.Adam(network.parameters(), lr=self.lr)
+        history: list[dict[str, float]] = []
+        best_loss, best_state, stale = math.inf, copy.deepcopy(network.state_dict()), 0
+        bar = tqdm(range(1, self.epochs + 1), desc="cae", unit="epoch", disable=not progress, leave=False)
+        for epoch in bar:
+            train_loss = self._train_epoch(network, optimizer, rows, generator)
+            val_loss = _mean_error(network, val_rows, self.batch_size)
+            history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
+            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
+            if val_loss < best_loss * (1 - MIN_IMPROVEMENT):
+                best_loss, best_state, stale = val_loss, copy.deepcopy(network.state_dict()), 0
+            else:
+                stale += 1
+                if stale >= self.patience:
+                    break
+        network.load_state_dict(best_state)
+        self.network_ = network.eval()
+        self.mean_, self.std_ = mean, std
+        self.history_ = history
+        return self
+
+    def _split(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Seeded split of the images into (train, held out for early stopping)."""
+        n = len(features)
+        n_val = max(1, int(round(self.val_fraction * n)))
+        if n - n_val < 1:
+            raise DataError(f"FeatureCAE.fit: needs at least 2 normal images (one held out for early stopping), got {n}")
+        order = torch.from_numpy(np.random.default_rng(self.seed).permutation(n))
+        return features[order[n_val:]], features[order[:n_val]]
+
+    def _build(self, channels: int) -> nn.Sequential:
+        sizes = (channels, self.hidden, self.latent, self.hidden, channels)
+        layers: list[nn.Module] = []
+        for i, (c_in, c_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Conv2d(c_in, c_out, kernel_size=1))
+            if i < len(sizes) - 2:
+                if self.batch_norm:
+                    layers.append(nn.BatchNorm2d(c_out))
+                layers.append(nn.ReLU())
+        return nn.Sequential(*layers)
+
+    def _train_epoch(
+        self, network: nn.Module, optimizer: torch.optim.Optimizer, rows: torch.Tensor, generator: torch.Generator
+    ) -> float:
+        """One pass over the shuffled patch rows; the mean training loss."""
+        network.train()
+        order = torch.randperm(len(rows), generator=generator)
+        total = 0.0
+        for batch in order.tensor_split(math.ceil(len(rows) / self.batch_size)):
+            x = _as_map(rows[batch])
+            loss = (network(x) - x).pow(2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        network.eval()
+        return total / len(rows)
+
+    def score(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.check_fitted()
+        check_features(features, "FeatureCAE.score", channels=len(self.mean_))
+        mean, std = self.mean_.view(1, -1, 1, 1), self.std_.view(1, -1, 1, 1)
+        maps = []
+        with torch.no_grad():
+            for batch in features.float().split(SCORE_BATCH):
+                x = (batch - mean) / std
+                maps.append((self.network_(x) - x).pow(2).mean(1))
+        patch_scores = torch.cat(maps)
+        return top_k_mean(patch_scores, self.top_k), patch_scores
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        self.check_fitted()
+        losses = torch.tensor([[h["train_loss"], h["val_loss"]] for h in self.history_], dtype=torch.float32)
+        state = {NETWORK_PREFIX + k: v for k, v in self.network_.state_dict().items()}
+        return {**state, "mean": self.mean_, "std": self.std_, "history": losses.reshape(-1, 2)}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> "FeatureCAE":
+        mean, std, losses = tensors["mean"].float(), tensors["std"].float(), tensors["history"].float()
+        network = self._build(len(mean))
+        weights = {k[len(NETWORK_PREFIX):]: v for k, v in tensors.items() if k.startswith(NETWORK_PREFIX)}
+        try:
+            network.load_state_dict(weights)
+        except RuntimeError as exc:
+            raise ModelError(f"FeatureCAE weights do not fit hidden={self.hidden}, latent={self.latent}: {exc}") from exc
+        self.network_ = network.eval()
+        self.mean_, self.std_ = mean, std
+        self.history_ = [
+            {"epoch": i + 1, "train_loss": float(t), "val_loss": float(v)} for i, (t, v) in enumerate(losses.tolist())
+        ]
+        return self
+
+
+def _to_rows(features: torch.Tensor) -> torch.Tensor:
+    """(N, C, h, w) -> (N*h*w, C)."""
+    return features.permute(0, 2, 3, 1).reshape(-1, features.shape[1])
+
+
+def _as_map(rows: torch.Tensor) -> torch.Tensor:
+    """(B, C) patch rows -> a (1, C, 1, B) map: the 1x1 convolutions see each column as one patch."""
+    return rows.T.contiguous()[None, :, None, :]
+
+
+def _mean_error(network: nn.Module, rows: torch.Tensor, batch_size: int) -> float:
+    """Mean squared reconstruction error over (M, C) standardized rows (network in eval mode)."""
+    total = 0.0
+    with torch.no_grad():
+        for batch in rows.split(batch_size):
+            x = _as_map(batch)
+            total += (network(x) - x).pow(2).sum().item()
+    return total / rows.numel()
