@@ -45,6 +45,8 @@ from defectlab.pipelines.router import UNKNOWN, CategoryRouter
 ROUTER_TENSORS = "router.safetensors"
 CATEGORIES_DIR = "categories"
 UNKNOWN_CATEGORY = "unknown"
+UNKNOWN_SCORE = 1e12
+"""Relative score of an image routed to "unknown category" (above any real one): it is flagged."""
 
 
 @dataclass
@@ -61,6 +63,25 @@ class RoutedPrediction:
     is_anomalous: np.ndarray
     confidence: np.ndarray
     maps: np.ndarray
+
+    @property
+    def unknown(self) -> np.ndarray:
+        """(N,) True where the router refused the image as an unknown category."""
+        return np.array([name == UNKNOWN_CATEGORY for name in self.categories], dtype=bool)
+
+    def relative_scores(self) -> np.ndarray:
+        """Each score over its category's threshold (1 = at the threshold), so that scores of
+        different detectors compare; an unknown image gets UNKNOWN_SCORE, above every real score:
+        the system flags it for a person, it never passes it."""
+        return np.where(self.unknown, UNKNOWN_SCORE, self.scores / np.where(self.unknown, 1.0, self.thresholds))
+
+    def relative_maps(self) -> np.ndarray:
+        """The maps over each image's threshold, every pixel of an unknown image UNKNOWN_SCORE
+        (as :meth:`relative_scores`); needs a prediction made with maps."""
+        if self.maps.shape[1:] == (0, 0):
+            raise DataError("this prediction was made without maps")
+        scale = np.where(self.unknown, 1.0, self.thresholds)[:, None, None]
+        return np.where(self.unknown[:, None, None], UNKNOWN_SCORE, self.maps / scale)
 
 
 @dataclass
@@ -173,7 +194,8 @@ def load_routed_bundle(path: str | os.PathLike[str], cache: FeatureCache | None 
         backbone = manifest["backbone"]
         features = FeatureConfig(backbone["backbone"], tuple(backbone["layers"]), int(backbone["image_size"]),
                                  int(backbone["pool_size"]), backbone["weights"])
-        router = CategoryRouter(**manifest["router"]["params"])
+        # bundles written before the router had an embedding parameter used the mean and standard deviation
+        router = CategoryRouter(**{"embedding": "mean_std", **manifest["router"]["params"]})
         categories = list(manifest["categories"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path / MANIFEST} is incomplete or malformed: {exc!r}") from exc

@@ -1,13 +1,17 @@
 """Category router: which product is in the image, or "unknown category".
 
 The router reads the same multi-layer patch features the detectors use (so an image is passed
-through the backbone once): each image becomes the per-channel spatial mean and standard
-deviation of its feature map, standardized. A multinomial logistic regression (scikit-learn)
-names the category. Two calibrated limits guard against products the router was never taught:
-the Mahalanobis distance to the nearest category mean, under a shared Ledoit-Wolf covariance
-(Lee et al., 2018), and the head's confidence. Both limits are set on out-of-fold scores of the
-known categories' images (cross-calibration) so that a share ``accept`` of them passes each one; an image past either limit
-is routed to ``UNKNOWN`` (-1), never silently to the wrong detector.
+through the backbone once): each image becomes per-channel spatial statistics of its feature
+map, standardized. By default these are robust ones, the median and the interquartile range:
+a product's identity is a property of the bulk of the image while a defect is local, so a crack
+or a stain must not move the image away from its product (the mean and standard deviation,
+``embedding="mean_std"``, react to small bright or dark regions). A multinomial logistic
+regression (scikit-learn) names the category. Two calibrated limits guard against products the
+router was never taught: the Mahalanobis distance to the nearest category mean, under a shared
+Ledoit-Wolf covariance (Lee et al., 2018), and the head's confidence. The limits are set together
+on out-of-fold scores of the known categories' images (cross-calibration), so that a share
+``accept`` of them passes both; an image past either limit is routed to ``UNKNOWN`` (-1), never
+silently to the wrong detector.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.stats import rankdata
 from sklearn.covariance import LedoitWolf
 from sklearn.linear_model import LogisticRegression
 
@@ -24,12 +29,38 @@ from defectlab.detectors.base import check_features
 from defectlab.errors import ConfigError, DataError, NotFittedError
 
 UNKNOWN = -1
+EMBEDDINGS = ("median_iqr", "mean_std")
+EMBED_BATCH = 64  # images per quantile computation (bounds the memory of the sort)
 
 
-def image_embedding(features: torch.Tensor) -> np.ndarray:
-    """(N, 2C) per-channel spatial mean and standard deviation of (N, C, h, w) patch features."""
-    flat = features.flatten(2).double()
-    return torch.cat([flat.mean(dim=2), flat.std(dim=2, unbiased=False)], dim=1).numpy()
+def image_embedding(features: torch.Tensor, kind: str = "median_iqr") -> np.ndarray:
+    """(N, 2C) float64 per-channel spatial statistics of (N, C, h, w) patch features: median and
+    interquartile range (``median_iqr``) or mean and standard deviation (``mean_std``)."""
+    if kind not in EMBEDDINGS:
+        raise ConfigError(f"unknown router embedding '{kind}'; choose one of {', '.join(EMBEDDINGS)}")
+    parts = []
+    for batch in features.flatten(2).split(EMBED_BATCH):
+        if kind == "mean_std":
+            flat = batch.double()
+            parts.append(torch.cat([flat.mean(dim=2), flat.std(dim=2, unbiased=False)], dim=1))
+        else:
+            low, median, high = torch.quantile(batch.float(), torch.tensor([0.25, 0.5, 0.75]), dim=2)
+            parts.append(torch.cat([median, high - low], dim=1).double())
+    return torch.cat(parts).numpy() if parts else np.zeros((0, 2 * features.shape[1]))
+
+
+def joint_limits(distance: np.ndarray, confidence: np.ndarray, accept: float) -> tuple[float, float]:
+    """(distance limit, confidence limit) that let a share ``accept`` of these images pass both.
+
+    Each image's rank under each limit (the share of images at least as typical) is combined by its
+    worse one; the limits sit at the ``accept`` quantile of that combined rank, the same quantile
+    for both. Calibrating each limit alone at ``accept`` would refuse up to twice ``1 - accept``.
+    """
+    n = len(distance)
+    rank_distance = rankdata(distance, method="max") / n
+    rank_confidence = rankdata(-confidence, method="max") / n
+    level = np.quantile(np.maximum(rank_distance, rank_confidence), accept, method="inverted_cdf")
+    return float(distance[rank_distance <= level].max()), float(confidence[rank_confidence <= level].min())
 
 
 @dataclass
@@ -47,16 +78,19 @@ class Routing:
 class CategoryRouter:
     """Routes (N, C, h, w) features to one of ``categories``; see the module docstring.
 
-    ``accept``: share of known images each limit lets through (the calibration quantile).
-    ``folds``: cross-calibration folds (see :meth:`fit`).
+    ``accept``: share of known images the two limits together let through (the calibration quantile).
+    ``folds``: cross-calibration folds (see :meth:`fit`). ``embedding``: the image statistics (module docstring).
     """
 
     accept: float = 0.99
     folds: int = 5
     regularization: float = 1.0
+    embedding: str = "median_iqr"
     seed: int = 42
 
     def __post_init__(self) -> None:
+        if self.embedding not in EMBEDDINGS:
+            raise ConfigError(f"router embedding must be one of {', '.join(EMBEDDINGS)}, got '{self.embedding}'")
         if not 0.5 <= self.accept < 1.0:
             raise ConfigError(f"router accept must be in [0.5, 1), got {self.accept}")
         if self.folds < 2:
@@ -76,9 +110,16 @@ class CategoryRouter:
         and confidence; the limits are quantiles of those, and the final router is fitted on all.
         """
         check_features(features, "router training features")
+        return self.fit_embeddings(self.embed(features), labels)
+
+    def fit_embeddings(self, embedding: np.ndarray, labels: Sequence[str]) -> CategoryRouter:
+        """:meth:`fit` on precomputed (N, 2C) rows of :meth:`embed` (embed each image once, fit many
+        routers, e.g. one per held-out category)."""
         labels = np.asarray(labels)
-        if len(labels) != len(features):
-            raise DataError(f"{len(labels)} category labels for {len(features)} images")
+        if embedding.ndim != 2 or len(embedding) == 0:
+            raise DataError(f"router training embeddings must be a non-empty (N, 2C) array, got shape {embedding.shape}")
+        if len(labels) != len(embedding):
+            raise DataError(f"{len(labels)} category labels for {len(embedding)} images")
         categories = tuple(sorted(set(labels.tolist())))
         if len(categories) < 2:
             raise DataError(f"a router needs at least two categories, got {list(categories)}")
@@ -87,7 +128,6 @@ class CategoryRouter:
         if counts.min() < self.folds:
             small = categories[int(counts.argmin())]
             raise DataError(f"category {small} has {counts.min()} images: the router needs at least {self.folds} per category")
-        embedding = image_embedding(features)
         fold = self._folds(y)
         out_confidence, out_distance = np.empty(len(y)), np.empty(len(y))
         for k in range(self.folds):
@@ -95,10 +135,15 @@ class CategoryRouter:
             state = self._fit_state(embedding[~held], y[~held], len(categories))
             _, out_confidence[held], out_distance[held] = self._scores(embedding[held], state)
         self._state = self._fit_state(embedding, y, len(categories))
-        self._state["distance_limit"] = np.array([np.quantile(out_distance, self.accept)])
-        self._state["confidence_limit"] = np.array([np.quantile(out_confidence, 1.0 - self.accept)])
+        distance_limit, confidence_limit = joint_limits(out_distance, out_confidence, self.accept)
+        self._state["distance_limit"] = np.array([distance_limit])
+        self._state["confidence_limit"] = np.array([confidence_limit])
         self.categories = categories
         return self
+
+    def embed(self, features: torch.Tensor) -> np.ndarray:
+        """The (N, 2C) image statistics this router reads from (N, C, h, w) features."""
+        return image_embedding(features, self.embedding)
 
     def _folds(self, y: np.ndarray) -> np.ndarray:
         """A fold number per image, stratified by category, seeded."""
@@ -136,7 +181,14 @@ class CategoryRouter:
     def route(self, features: torch.Tensor) -> Routing:
         """The category of each image, UNKNOWN where a limit is passed."""
         check_features(features, "router input features", channels=self.state["mean"].shape[0] // 2)
-        predicted, confidence, distance = self._scores(image_embedding(features), self.state)
+        return self.route_embeddings(self.embed(features))
+
+    def route_embeddings(self, embedding: np.ndarray) -> Routing:
+        """:meth:`route` for precomputed (N, 2C) rows of :meth:`embed`."""
+        width = self.state["mean"].shape[0]
+        if embedding.ndim != 2 or embedding.shape[1] != width:
+            raise DataError(f"router input embeddings: expected shape (N, {width}), got {embedding.shape}")
+        predicted, confidence, distance = self._scores(embedding, self.state)
         limits = self.limits
         known = (distance <= limits["distance"]) & (confidence >= limits["confidence"])
         return Routing(np.where(known, predicted, UNKNOWN), confidence, distance, predicted)
@@ -165,5 +217,6 @@ class CategoryRouter:
             raise DataError(f"the router state has {self._state['coef'].shape[0]} categories, the manifest {len(categories)}")
         return self
 
-    def get_params(self) -> dict[str, float | int]:
-        return {"accept": self.accept, "folds": self.folds, "regularization": self.regularization, "seed": self.seed}
+    def get_params(self) -> dict[str, float | int | str]:
+        return {"accept": self.accept, "folds": self.folds, "regularization": self.regularization,
+                "embedding": self.embedding, "seed": self.seed}

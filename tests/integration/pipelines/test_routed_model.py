@@ -17,7 +17,7 @@ from defectlab.data.synth import generate_synthetic_dataset
 from defectlab.errors import DataError, ModelError
 from defectlab.experiments.router_fit import CategoryData, fit_routed_model
 from defectlab.experiments.workflow import FitOptions
-from defectlab.pipelines.routed import UNKNOWN_CATEGORY, load_routed_bundle, save_routed_bundle
+from defectlab.pipelines.routed import UNKNOWN_CATEGORY, UNKNOWN_SCORE, load_routed_bundle, save_routed_bundle
 
 CATEGORIES = {"tiles": "texture", "bolts": "object", "fabric": "texture", "stranger": "object"}
 CONFIG = FeatureConfig(weights="random", image_size=64)
@@ -70,6 +70,19 @@ def test_unknown_product_is_called_unknown(fitted, data) -> None:
     assert np.mean(np.array(prediction.categories) == UNKNOWN_CATEGORY) >= 0.8
     unknown = np.array(prediction.categories) == UNKNOWN_CATEGORY
     assert np.all(prediction.is_anomalous[unknown]) and np.all(np.isnan(prediction.scores[unknown]))
+
+
+def test_relative_scores_and_maps_flag_unknown_images(fitted, data) -> None:
+    images = [s.image for s in data["stranger"][0][:3] + data["tiles"][2][:3]]
+    prediction = fitted.model.predict(images)
+    unknown = prediction.unknown
+    assert unknown.any() and not unknown.all()
+    relative, maps = prediction.relative_scores(), prediction.relative_maps()
+    np.testing.assert_allclose(relative[~unknown], prediction.scores[~unknown] / prediction.thresholds[~unknown])
+    np.testing.assert_allclose(maps[~unknown], prediction.maps[~unknown] / prediction.thresholds[~unknown, None, None])
+    assert np.all(relative[unknown] == UNKNOWN_SCORE) and np.all(maps[unknown] == UNKNOWN_SCORE)
+    with pytest.raises(DataError, match="without maps"):
+        fitted.model.predict(images, with_maps=False).relative_maps()
 
 
 def test_round_trip(fitted, data, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from defectlab.errors import ConfigError, DataError, NotFittedError
-from defectlab.pipelines.router import UNKNOWN, CategoryRouter, image_embedding
+from defectlab.pipelines.router import UNKNOWN, CategoryRouter, image_embedding, joint_limits
 
 
 def category_features(centre: float, n: int, seed: int, channels: int = 8) -> torch.Tensor:
@@ -27,7 +27,30 @@ def fitted() -> CategoryRouter:
 def test_embedding_is_spatial_mean_and_std() -> None:
     feats = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).view(2, 3, 2, 2)
     expected = np.concatenate([feats.numpy().reshape(2, 3, 4).mean(2), feats.numpy().reshape(2, 3, 4).std(2)], axis=1)
-    np.testing.assert_allclose(image_embedding(feats), expected)
+    np.testing.assert_allclose(image_embedding(feats, "mean_std"), expected)
+
+
+def test_default_embedding_is_spatial_median_and_iqr_and_ignores_a_small_defect() -> None:
+    feats = torch.randn(70, 3, 5, 5, generator=torch.Generator().manual_seed(0))  # more images than one batch
+    flat = feats.numpy().reshape(70, 3, 25)
+    low, median, high = np.quantile(flat, [0.25, 0.5, 0.75], axis=2)
+    np.testing.assert_allclose(image_embedding(feats), np.concatenate([median, high - low], axis=1), rtol=1e-5, atol=1e-6)
+    defect = feats.clone()
+    defect[:, :, 0, :2] = 50.0  # two of 25 patches far off: the mean and std move, the median and IQR barely
+    robust = np.abs(image_embedding(defect) - image_embedding(feats)).mean()
+    plain = np.abs(image_embedding(defect, "mean_std") - image_embedding(feats, "mean_std")).mean()
+    assert robust < 0.25 and plain > 10 * robust
+    with pytest.raises(ConfigError, match="embedding"):
+        image_embedding(feats, "max")
+
+
+def test_joint_limits_pass_the_accept_share_of_the_calibration_images() -> None:
+    rng = np.random.default_rng(0)
+    distance, confidence = rng.gamma(4.0, size=1000), 1 - rng.beta(1, 30, size=1000)
+    d_limit, c_limit = joint_limits(distance, confidence, 0.95)
+    passed = (distance <= d_limit) & (confidence >= c_limit)
+    assert 0.95 <= passed.mean() < 0.955
+    assert (distance <= d_limit).mean() > 0.95 and (confidence >= c_limit).mean() > 0.95  # each limit looser than alone
 
 
 def test_routes_known_categories(fitted: CategoryRouter) -> None:
@@ -89,3 +112,17 @@ def test_bad_input() -> None:
     router = CategoryRouter().fit(torch.cat([category_features(1.0, 10, 0), category_features(-1, 10, 1)]), ["a"] * 10 + ["b"] * 10)
     with pytest.raises(DataError, match="channels"):
         router.route(torch.zeros(2, 5, 4, 4))
+
+
+def test_precomputed_embeddings_route_like_features(fitted: CategoryRouter) -> None:
+    feats = torch.cat([category_features(1.0, 20, 50), category_features(-1.0, 20, 51)])
+    labels = ["a"] * 20 + ["b"] * 20
+    from_features = CategoryRouter(folds=2).fit(feats, labels)
+    from_embeddings = CategoryRouter(folds=2).fit_embeddings(image_embedding(feats), labels)
+    assert from_features.limits == from_embeddings.limits
+    x = category_features(1.0, 4, 52)
+    np.testing.assert_allclose(from_features.route(x).distance, from_embeddings.route_embeddings(image_embedding(x)).distance)
+    with pytest.raises(DataError, match=r"expected shape \(N, 16\)"):
+        fitted.route_embeddings(np.zeros((2, 5)))
+    with pytest.raises(DataError, match="non-empty"):
+        CategoryRouter().fit_embeddings(np.zeros((0, 4)), [])
