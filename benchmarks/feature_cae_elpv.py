@@ -3,9 +3,10 @@
 Per cell type, both detectors are fitted and calibrated with `fit_bundle` on the same split and
 the same cached EfficientNet-Lite0 features, then measured: image AUROC on the test split, fit
 seconds (detector on warm-cache features), inference ms/image on precomputed features (scores and
-maps) and end to end from images (a freshly loaded bundle, feature extraction included), and the
-bundle's size on disk. Targets of the FeatureCAE issue: AUROC within 0.02 of PatchCore's, a bundle
-at least 10x smaller, inference no slower.
+maps, all test images) and end to end from images (feature extraction included, the first
+E2E_IMAGES test images), each the best of REPEATS runs of a freshly loaded bundle (so PatchCore's
+memo of search results never helps), and the bundle's size on disk. Targets of the FeatureCAE
+issue: AUROC within 0.02 of PatchCore's, a bundle at least 10x smaller, inference no slower.
 
     python benchmarks/feature_cae_elpv.py [--cells mono,poly] [--cae '{"hidden": 256}']
 """
@@ -17,6 +18,7 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -24,12 +26,13 @@ from defectlab.backbones.cache import FeatureCache, default_cache_dir
 from defectlab.bundle.io import load_bundle, save_bundle
 from defectlab.data.elpv import read_elpv
 from defectlab.data.splits import apply, make_split
-from defectlab.detectors.model import AnomalyModel
+from defectlab.detectors.model import AnomalyModel, Prediction
 from defectlab.detectors.registry import make_detector
 from defectlab.experiments.workflow import FitOptions, fit_bundle
 from defectlab.metrics.image import auroc
 
 AUROC_GAP, SIZE_RATIO = 0.02, 10.0
+REPEATS, E2E_IMAGES = 3, 128  # timings are the best of REPEATS runs: the machine is shared
 
 
 def run(cell: str, kind: str, params: dict, cache: FeatureCache, out: Path) -> dict:
@@ -43,17 +46,11 @@ def run(cell: str, kind: str, params: dict, cache: FeatureCache, out: Path) -> d
     test_features = model.extract(images, progress=True)  # warms the cache for the fit's images too
     model.extract([s.image for s in train if s.label == 0], progress=True)
     bundle, fit_seconds = fit_bundle(train, val, options, model=model, category=cell, dataset="elpv", progress=True)
-    start = time.perf_counter()
-    prediction = model.predict_features(test_features)
-    ms_features = 1000 * (time.perf_counter() - start) / len(images)
     path = save_bundle(out / f"{kind}_{cell}", bundle)
     size = sum(f.stat().st_size for f in path.iterdir())
-    loaded = load_bundle(path).model
-    loaded.extractor  # building the backbone is loading, not inference
-    start = time.perf_counter()
-    end_to_end = loaded.predict(images)
-    ms_end_to_end = 1000 * (time.perf_counter() - start) / len(images)
-    np.testing.assert_allclose(end_to_end.scores, prediction.scores, rtol=1e-3, atol=1e-5)
+    prediction = bundle.model.predict_features(test_features, with_maps=False)
+    ms_features = min(_ms_per_image(path, lambda m: m.predict_features(test_features), len(images)) for _ in range(REPEATS))
+    ms_end_to_end = min(_ms_per_image(path, lambda m: m.predict(images[:E2E_IMAGES]), E2E_IMAGES) for _ in range(REPEATS))
     history = getattr(bundle.model.detector, "history_", None)
     return {
         "cell": cell,
@@ -68,6 +65,15 @@ def run(cell: str, kind: str, params: dict, cache: FeatureCache, out: Path) -> d
     }
 
 
+def _ms_per_image(path: Path, predict: Callable[[AnomalyModel], Prediction], n: int) -> float:
+    """Milliseconds per image of `predict` on a freshly loaded bundle (loading and building the backbone untimed)."""
+    model = load_bundle(path).model
+    model.extractor
+    start = time.perf_counter()
+    predict(model)
+    return 1000 * (time.perf_counter() - start) / n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", default="mono,poly")
@@ -80,7 +86,10 @@ def main() -> None:
             for kind, params in (("patchcore", {}), ("cae", args.cae)):
                 rows.append(run(cell, kind, params, cache, Path(tmp)))
                 print(f"done: {kind} {cell}: {rows[-1]}", flush=True)
-    header = f"{'cell':5} {'detector':9} {'AUROC':>6} {'fit s':>7} {'ms/img feat':>11} {'ms/img e2e':>10} {'bundle KB':>10} {'epochs':>6}  threshold"
+    header = (
+        f"{'cell':5} {'detector':9} {'AUROC':>6} {'fit s':>7} {'ms/img feat':>11} {'ms/img e2e':>10} "
+        f"{'bundle KB':>10} {'epochs':>6}  threshold"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:

@@ -478,6 +478,14 @@ def run(
     from defectlab.report.tables import text_table
 
     kind, raw = robustness.read_job_kind(config)
+    if kind == "router":
+        from defectlab.experiments.router_study.config import load_router_config
+        from defectlab.experiments.router_study.runner import run_router_job
+
+        router_cfg = load_router_config(config, raw)
+        run_router_job(router_cfg, log=typer.echo, cache=None if no_cache else FeatureCache(default_cache_dir()))
+        typer.echo(f"report: {router_cfg.output / 'report.html'}")
+        return
     if kind == "openset":
         from defectlab.experiments.openset.config import load_openset_config
         from defectlab.experiments.openset.runner import run_openset_job

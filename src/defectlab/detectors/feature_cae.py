@@ -26,13 +26,16 @@ class FeatureCAE(Detector):
 
     Trained on normal features only (Adam, mini-batches of patches shuffled across images), with
     early stopping on the reconstruction loss of `val_fraction` of the normal images held out
-    (the best weights are kept). Patch score = mean over channels of the squared reconstruction
-    error of the standardized features; image score = mean of the `top_k` highest patch scores.
-    Per-epoch losses are in `history_` (a list of {"epoch", "train_loss", "val_loss"}).
+    (the best weights are kept, rounded to float16, the precision they are stored in). Error map =
+    mean over channels of the squared reconstruction error of the standardized features; with
+    `normalize_positions` each map position is then standardized by the error's mean and std there
+    on the training images (aligned parts such as solar cells have a systematic error pattern; the
+    feature map size is then fixed). Patch scores = that map; image score = mean of its `top_k`
+    highest values. Per-epoch losses are in `history_` (a list of {"epoch", "train_loss", "val_loss"}).
     """
 
     kind = "cae"
-    hidden: int = 256
+    hidden: int = 128
     latent: int = 100
     batch_norm: bool = True
     epochs: int = 50
@@ -41,6 +44,7 @@ class FeatureCAE(Detector):
     val_fraction: float = 0.1
     patience: int = 5
     top_k: int = 10
+    normalize_positions: bool = True
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -61,9 +65,22 @@ class FeatureCAE(Detector):
         mean, std = rows.mean(0), rows.std(0).clamp_min(1e-6)
         rows = (rows - mean) / std
         val_rows = (_to_rows(held_out) - mean) / std
+        network, history = self._train(features.shape[1], rows, val_rows, progress)
+        self.network_ = network.eval()
+        self.mean_, self.std_ = mean, std
+        self.history_ = history
+        if self.normalize_positions:
+            errors = self._errors(features)
+            self.error_mean_, self.error_std_ = errors.mean(0), errors.std(0).clamp_min(1e-6)
+        return self
+
+    def _train(
+        self, channels: int, rows: torch.Tensor, val_rows: torch.Tensor, progress: bool
+    ) -> tuple[nn.Sequential, list[dict[str, float]]]:
+        """Train on standardized patch rows, stop early on `val_rows`; (best network, per-epoch losses)."""
         with torch.random.fork_rng(devices=[]):  # seeded initialization, global RNG left as it was
             torch.manual_seed(self.seed)
-            network = self._build(features.shape[1])
+            network = self._build(channels)
         generator = torch.Generator().manual_seed(self.seed)
         optimizer = torch.optim.Adam(network.parameters(), lr=self.lr)
         history: list[dict[str, float]] = []
@@ -80,11 +97,9 @@ class FeatureCAE(Detector):
                 stale += 1
                 if stale >= self.patience:
                     break
-        network.load_state_dict(best_state)
-        self.network_ = network.eval()
-        self.mean_, self.std_ = mean, std
-        self.history_ = history
-        return self
+        # rounded to the precision bundles store, so a loaded bundle scores exactly as the fitted detector
+        network.load_state_dict({k: _stored(v).to(v.dtype) for k, v in best_state.items()})
+        return network, history
 
     def _split(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Seeded split of the images into (train, held out for early stopping)."""
@@ -126,20 +141,34 @@ class FeatureCAE(Detector):
     def score(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.check_fitted()
         check_features(features, "FeatureCAE.score", channels=len(self.mean_))
+        patch_scores = self._errors(features)
+        if self.normalize_positions:
+            if patch_scores.shape[1:] != self.error_mean_.shape:
+                raise DataError(
+                    f"FeatureCAE.score: feature map {tuple(patch_scores.shape[1:])} differs from the fitted "
+                    f"{tuple(self.error_mean_.shape)}; use the same image size as in training"
+                )
+            patch_scores = (patch_scores - self.error_mean_) / self.error_std_
+        return top_k_mean(patch_scores, self.top_k), patch_scores
+
+    def _errors(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, h, w) mean squared reconstruction error of the standardized features."""
         mean, std = self.mean_.view(1, -1, 1, 1), self.std_.view(1, -1, 1, 1)
         maps = []
         with torch.no_grad():
             for batch in features.float().split(SCORE_BATCH):
                 x = (batch - mean) / std
                 maps.append((self.network_(x) - x).pow(2).mean(1))
-        patch_scores = torch.cat(maps)
-        return top_k_mean(patch_scores, self.top_k), patch_scores
+        return torch.cat(maps)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         self.check_fitted()
         losses = torch.tensor([[h["train_loss"], h["val_loss"]] for h in self.history_], dtype=torch.float32)
-        state = {NETWORK_PREFIX + k: v for k, v in self.network_.state_dict().items()}
-        return {**state, "mean": self.mean_, "std": self.std_, "history": losses.reshape(-1, 2)}
+        state = {NETWORK_PREFIX + k: _stored(v) for k, v in self.network_.state_dict().items()}
+        state.update(mean=self.mean_, std=self.std_, history=losses.reshape(-1, 2))
+        if self.normalize_positions:
+            state.update(error_mean=self.error_mean_, error_std=self.error_std_)
+        return state
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> "FeatureCAE":
         mean, std, losses = tensors["mean"].float(), tensors["std"].float(), tensors["history"].float()
@@ -149,12 +178,19 @@ class FeatureCAE(Detector):
             network.load_state_dict(weights)
         except RuntimeError as exc:
             raise ModelError(f"FeatureCAE weights do not fit hidden={self.hidden}, latent={self.latent}: {exc}") from exc
+        if self.normalize_positions:
+            self.error_mean_, self.error_std_ = tensors["error_mean"].float(), tensors["error_std"].float()
         self.network_ = network.eval()
         self.mean_, self.std_ = mean, std
         self.history_ = [
             {"epoch": i + 1, "train_loss": float(t), "val_loss": float(v)} for i, (t, v) in enumerate(losses.tolist())
         ]
         return self
+
+
+def _stored(tensor: torch.Tensor) -> torch.Tensor:
+    """Network state as stored in bundles: floating-point tensors in float16 (half the size)."""
+    return tensor.half() if tensor.is_floating_point() else tensor
 
 
 def _to_rows(features: torch.Tensor) -> torch.Tensor:
