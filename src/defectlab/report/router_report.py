@@ -92,17 +92,27 @@ def _unknown_section(unknown: dict[str, Any]) -> Section:
                _share_column("held out normal: unknown"), _share_column("held out defective: unknown"),
                _share_column("known: called unknown"), _share_column("known normal: unknown"),
                _share_column("known defective: unknown"), _share_column("known: head accuracy")]
-    rows = []
+    distance_columns = [text_column("held out"), Column("held out: min"), Column("known normal: 99%"),
+                        Column("known defective: median"), Column("known defective: 90%")]
+    rows, distances = [], []
     for t in unknown["trials"]:
         held, known = t["held_out_shares"], t["known_shares"]
         where = ", ".join(f"{n} {100 * v:.1f}%" for n, v in t["misrouted_to"].items()) or "—"
         rows.append([t["held_out"], held["called_unknown"], held["misrouted"], where, held["unknown_normal"],
                      held["unknown_defective"], known["called_unknown"], known["unknown_normal"],
                      known["unknown_defective"], known["head_accuracy"]])
+        d = t["distance_over_limit"]
+        distances.append([t["held_out"], d["held_out_min"], d["known_normal_p99"], d["known_defective_p50"],
+                          d["known_defective_p90"]])
     return Section("unknown", "Unknown category",
                    "Each row: the router refitted (and its limits recalibrated) without one category; that category's "
-                   "test images should be called unknown, the other categories' test images routed.",
-                   tables=[make_table("unknown", "held-out category detection", columns, rows)])
+                   "test images should be called unknown, the other categories' test images routed. The second table "
+                   "shows why refusals of known images and detection of the held-out one trade off: Mahalanobis "
+                   "distance to the nearest known category over the distance limit (> 1 is refused) for the held-out "
+                   "category's closest image and for quantiles of the known categories' normal and defective images.",
+                   tables=[make_table("unknown", "held-out category detection", columns, rows),
+                           make_table("unknown_distances", "distance to the nearest known category / distance limit",
+                                      distance_columns, distances)])
 
 
 def _systems_tables(systems: dict[str, Any]) -> list[DataTable]:

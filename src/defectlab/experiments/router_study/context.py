@@ -40,10 +40,6 @@ class Fitted:
     ms_per_image: float
     prediction: Prediction
 
-    @property
-    def kind(self) -> str:
-        return self.bundle.model.detector.kind
-
 
 class StudyContext:
     """The categories with their test features and router embeddings, one shared feature extractor,

@@ -30,24 +30,27 @@ MB = 1024 * 1024
 @dataclass
 class RouteOutcome:
     """Where a router sent some test images: its decision (category index or UNKNOWN), the head's
-    category before the unknown check, the true category (UNKNOWN for one it was not taught), labels."""
+    category before the unknown check, the true category (UNKNOWN for one it was not taught), labels,
+    and the distance to the nearest category over the router's distance limit (> 1: refused)."""
 
     routed: np.ndarray
     predicted: np.ndarray
     truth: np.ndarray
     labels: np.ndarray
+    distance: np.ndarray
 
     @classmethod
     def of(cls, router: CategoryRouter, embedding: np.ndarray, truth: str | None, labels: np.ndarray) -> RouteOutcome:
         """Route ``embedding`` rows whose true category is ``truth`` (None: not one the router knows)."""
         routing = router.route_embeddings(embedding)
         index = UNKNOWN if truth is None else router.categories.index(truth)
-        return cls(routing.category, routing.predicted, np.full(len(labels), index), labels)
+        distance = routing.distance / router.limits["distance"]
+        return cls(routing.category, routing.predicted, np.full(len(labels), index), labels, distance)
 
     @classmethod
     def join(cls, outcomes: Sequence[RouteOutcome]) -> RouteOutcome:
         """All images of ``outcomes`` together."""
-        return cls(*(np.concatenate([getattr(o, f) for o in outcomes]) for f in ("routed", "predicted", "truth", "labels")))
+        return cls(*(np.concatenate([getattr(o, f) for o in outcomes]) for f in ("routed", "predicted", "truth", "labels", "distance")))
 
     def shares(self) -> dict[str, Any]:
         """Counts and shares: head accuracy (forced choice) and accuracy of the routes taken (refusals left
@@ -102,7 +105,8 @@ def routing_phase(ctx: StudyContext, router: CategoryRouter) -> dict[str, Any]:
 
 def unknown_phase(ctx: StudyContext) -> dict[str, Any]:
     """Each configured category held out of the router's training in turn: how often its test images
-    are called unknown (or misrouted, and where), and how often the known categories' images are."""
+    are called unknown (or misrouted, and where), and how often the known categories' images are; and
+    how far (distance over the limit) the held-out images and the known normal and defective ones lie."""
     trials = []
     for held in ctx.cfg.unknown_trials:
         known = [n for n in ctx.categories if n != held]
@@ -114,7 +118,13 @@ def unknown_phase(ctx: StudyContext) -> dict[str, Any]:
             "limits": router.limits,
             "held_out_shares": outcome.shares(),
             "misrouted_to": {name: count / len(outcome.routed) for name, count in misrouted.most_common()},
-            "known_shares": RouteOutcome.join([_outcome(ctx, router, n) for n in known]).shares(),
+            "known_shares": (others := RouteOutcome.join([_outcome(ctx, router, n) for n in known])).shares(),
+            "distance_over_limit": {
+                "held_out_min": float(outcome.distance.min()),
+                "known_normal_p99": float(np.quantile(others.distance[others.labels == 0], 0.99)),
+                "known_defective_p50": _quantile(others.distance[others.labels == 1], 0.5),
+                "known_defective_p90": _quantile(others.distance[others.labels == 1], 0.9),
+            },
         })
     if not trials:
         return {"trials": []}
@@ -204,6 +214,10 @@ def detectors_phase(ctx: StudyContext) -> dict[str, Any]:
 def _defined(value: float) -> float | None:
     """None for an undefined (NaN) metric, e.g. AUROC of a test set with one class."""
     return float(value) if np.isfinite(value) else None
+
+
+def _quantile(values: np.ndarray, q: float) -> float | None:
+    return float(np.quantile(values, q)) if values.size else None
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
