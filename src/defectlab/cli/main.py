@@ -521,15 +521,21 @@ def run(
 def report(
     results_dir: Path = typer.Argument(..., metavar="RESULTS_DIR", help="Study results directory (holds results.json)."),
 ) -> None:
-    """Rebuild a study's report (report.html, summary.md, plots/, tables/) from its saved results
-    (robustness or classification study)."""
+    """Rebuild a study's report (report.html, summary.md, plots/, tables/) from its saved results:
+    a robustness, classification or router study (results.json), or one open-set split (metrics.json)."""
     from defectlab.report.classification_report import is_classification_results, write_classification_report
+    from defectlab.report.openset_report import write_openset_report
     from defectlab.report.robustness_report import write_robustness_report
+    from defectlab.report.router_report import is_router_results, write_router_report
 
     if is_classification_results(results_dir):
         typer.echo(write_classification_report(results_dir))
-        return
-    typer.echo(write_robustness_report(results_dir))
+    elif is_router_results(results_dir):
+        typer.echo(write_router_report(results_dir))
+    elif (results_dir / "metrics.json").is_file() and not (results_dir / "results.json").is_file():
+        typer.echo(write_openset_report(results_dir))
+    else:
+        typer.echo(write_robustness_report(results_dir))
 
 
 def _service_settings(max_upload_mb: float, max_pixels: int, workers: int, threads: Optional[int]):

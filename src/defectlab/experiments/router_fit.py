@@ -6,6 +6,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 
 from defectlab.backbones.cache import FeatureCache
@@ -44,7 +45,8 @@ def fit_routed_model(
     progress: bool = False,
 ) -> RoutedFit:
     """Fit one detector per category (``detectors`` may name a kind per category; default
-    ``options.detector``) and the router on the categories' training normals, sharing features."""
+    ``options.detector``) and the router on every image of known category outside the test parts (training
+    normals and the validation images, defective ones included), sharing features."""
     if len(data) < 2:
         raise DataError(f"routing needs at least two categories, got {list(data)}")
     empty = [name for name, part in data.items() if not any(s.label == 0 for s in part.train)]
@@ -66,12 +68,17 @@ def fit_routed_model(
     router_start = time.perf_counter()
     feats, labels = [], []
     for name, part in data.items():
-        normals = [s.image for s in part.train if s.label == 0]
-        feats.append(bundles[name].model.extract(normals, progress=progress))
-        labels += [name] * len(normals)
+        images = router_images(part.train, part.val)
+        feats.append(bundles[name].model.extract(images, progress=progress))
+        labels += [name] * len(images)
     router.fit(torch.cat(feats), labels)
     seconds["router"] = time.perf_counter() - router_start
     seconds["total"] = time.perf_counter() - start
     model = RoutedModel(router, bundles, options.features, cache=cache)
     return RoutedFit(model, {k: round(v, 3) for k, v in seconds.items()})
 
+
+def router_images(train: Sequence[Sample], val: Sequence[Sample]) -> list[np.ndarray]:
+    """A category's router training images: its normal training images and every validation image
+    (defective ones too: the router learns what the product looks like, in any condition)."""
+    return [s.image for s in train if s.label == 0] + [s.image for s in val]

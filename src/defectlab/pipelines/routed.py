@@ -194,8 +194,7 @@ def load_routed_bundle(path: str | os.PathLike[str], cache: FeatureCache | None 
         backbone = manifest["backbone"]
         features = FeatureConfig(backbone["backbone"], tuple(backbone["layers"]), int(backbone["image_size"]),
                                  int(backbone["pool_size"]), backbone["weights"])
-        # bundles written before the router had an embedding parameter used the mean and standard deviation
-        router = CategoryRouter(**{"embedding": "mean_std", **manifest["router"]["params"]})
+        router = CategoryRouter(**manifest["router"]["params"])
         categories = list(manifest["categories"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path / MANIFEST} is incomplete or malformed: {exc!r}") from exc

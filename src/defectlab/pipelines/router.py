@@ -2,16 +2,19 @@
 
 The router reads the same multi-layer patch features the detectors use (so an image is passed
 through the backbone once): each image becomes per-channel spatial statistics of its feature
-map, standardized. By default these are robust ones, the median and the interquartile range:
-a product's identity is a property of the bulk of the image while a defect is local, so a crack
-or a stain must not move the image away from its product (the mean and standard deviation,
-``embedding="mean_std"``, react to small bright or dark regions). A multinomial logistic
-regression (scikit-learn) names the category. Two calibrated limits guard against products the
-router was never taught: the Mahalanobis distance to the nearest category mean, under a shared
-Ledoit-Wolf covariance (Lee et al., 2018), and the head's confidence. The limits are set together
-on out-of-fold scores of the known categories' images (cross-calibration), so that a share
+map, standardized: the mean and standard deviation (default), or the median and interquartile
+range (``embedding="median_iqr"``). A multinomial logistic regression (scikit-learn) names the
+category. Two calibrated limits per category guard against products the router was never
+taught: the Mahalanobis distance to the named category's own Gaussian (its mean and Ledoit-Wolf
+covariance: products differ in how much they vary), and the head's confidence. Each category's
+limits are set together on out-of-fold scores of its images (cross-calibration), so that a share
 ``accept`` of them passes both; an image past either limit is routed to ``UNKNOWN`` (-1), never
 silently to the wrong detector.
+
+Train the router on every image whose category is known, defective ones included (an image's
+product is known from the line that took it, even where its defects are not labelled): on ELPV
+many defective cells differ from good ones over the whole cell, and a router that has seen only
+good cells calls them an unknown product (measured in the router study).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ EMBEDDINGS = ("median_iqr", "mean_std")
 EMBED_BATCH = 64  # images per quantile computation (bounds the memory of the sort)
 
 
-def image_embedding(features: torch.Tensor, kind: str = "median_iqr") -> np.ndarray:
+def image_embedding(features: torch.Tensor, kind: str = "mean_std") -> np.ndarray:
     """(N, 2C) float64 per-channel spatial statistics of (N, C, h, w) patch features: median and
     interquartile range (``median_iqr``) or mean and standard deviation (``mean_std``)."""
     if kind not in EMBEDDINGS:
@@ -65,7 +68,8 @@ def joint_limits(distance: np.ndarray, confidence: np.ndarray, accept: float) ->
 
 @dataclass
 class Routing:
-    """Per image: category index (UNKNOWN = -1), confidence of the head, distance to the nearest category."""
+    """Per image: category index (UNKNOWN = -1), confidence of the head, and the Mahalanobis distance to the
+    head's category over that category's distance limit (> 1: refused)."""
 
     category: np.ndarray
     confidence: np.ndarray
@@ -85,7 +89,7 @@ class CategoryRouter:
     accept: float = 0.99
     folds: int = 5
     regularization: float = 1.0
-    embedding: str = "median_iqr"
+    embedding: str = "mean_std"
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -133,11 +137,12 @@ class CategoryRouter:
         for k in range(self.folds):
             held = fold == k
             state = self._fit_state(embedding[~held], y[~held], len(categories))
-            _, out_confidence[held], out_distance[held] = self._scores(embedding[held], state)
+            _, out_confidence[held], distances = self._scores(embedding[held], state)
+            out_distance[held] = distances[np.arange(held.sum()), y[held]]  # to the image's own category
         self._state = self._fit_state(embedding, y, len(categories))
-        distance_limit, confidence_limit = joint_limits(out_distance, out_confidence, self.accept)
-        self._state["distance_limit"] = np.array([distance_limit])
-        self._state["confidence_limit"] = np.array([confidence_limit])
+        limits = np.array([joint_limits(out_distance[y == k], out_confidence[y == k], self.accept)
+                           for k in range(len(categories))])
+        self._state["distance_limit"], self._state["confidence_limit"] = limits[:, 0], limits[:, 1]
         self.categories = categories
         return self
 
@@ -155,7 +160,7 @@ class CategoryRouter:
         return fold
 
     def _fit_state(self, embedding: np.ndarray, y: np.ndarray, n_categories: int) -> dict[str, np.ndarray]:
-        """Standardization, logistic-regression head, category centres and shared precision."""
+        """Standardization, logistic-regression head, and each category's centre and precision."""
         mean = embedding.mean(axis=0)
         std = embedding.std(axis=0) + 1e-6
         z = (embedding - mean) / std
@@ -164,19 +169,19 @@ class CategoryRouter:
         if n_categories == 2:  # scikit-learn keeps one row for two classes: make it two
             coef, intercept = np.concatenate([-coef / 2, coef / 2]), np.concatenate([-intercept / 2, intercept / 2])
         centres = np.stack([z[y == k].mean(axis=0) for k in range(n_categories)])
-        precision = LedoitWolf().fit(z - centres[y]).precision_
+        precision = np.stack([LedoitWolf().fit(z[y == k]).precision_ for k in range(n_categories)])
         return {"mean": mean, "std": std, "coef": coef, "intercept": intercept, "centres": centres, "precision": precision}
 
     def _scores(self, embedding: np.ndarray, state: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(predicted category, confidence, distance to the nearest centre) under ``state``."""
+        """(predicted category, confidence, (N, K) Mahalanobis distance to every category) under ``state``."""
         z = (embedding - state["mean"]) / state["std"]
         logits = z @ state["coef"].T + state["intercept"]
         logits -= logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
         diff = z[:, None, :] - state["centres"][None, :, :]
-        distances = np.sqrt(np.maximum(np.einsum("nkd,de,nke->nk", diff, state["precision"], diff), 0.0))
-        return probabilities.argmax(axis=1), probabilities.max(axis=1), distances.min(axis=1)
+        distances = np.sqrt(np.maximum(np.einsum("nkd,kde,nke->nk", diff, state["precision"], diff), 0.0))
+        return probabilities.argmax(axis=1), probabilities.max(axis=1), distances
 
     def route(self, features: torch.Tensor) -> Routing:
         """The category of each image, UNKNOWN where a limit is passed."""
@@ -188,9 +193,10 @@ class CategoryRouter:
         width = self.state["mean"].shape[0]
         if embedding.ndim != 2 or embedding.shape[1] != width:
             raise DataError(f"router input embeddings: expected shape (N, {width}), got {embedding.shape}")
-        predicted, confidence, distance = self._scores(embedding, self.state)
-        limits = self.limits
-        known = (distance <= limits["distance"]) & (confidence >= limits["confidence"])
+        state = self.state
+        predicted, confidence, distances = self._scores(embedding, state)
+        distance = distances[np.arange(len(predicted)), predicted] / state["distance_limit"][predicted]
+        known = (distance <= 1.0) & (confidence >= state["confidence_limit"][predicted])
         return Routing(np.where(known, predicted, UNKNOWN), confidence, distance, predicted)
 
     @property
@@ -200,9 +206,11 @@ class CategoryRouter:
         return self._state
 
     @property
-    def limits(self) -> dict[str, float]:
-        """The calibrated distance and confidence limits."""
-        return {"distance": float(self.state["distance_limit"][0]), "confidence": float(self.state["confidence_limit"][0])}
+    def limits(self) -> dict[str, dict[str, float]]:
+        """The calibrated limits per category: {category: {"distance": ..., "confidence": ...}}."""
+        state = self.state
+        return {name: {"distance": float(state["distance_limit"][k]), "confidence": float(state["confidence_limit"][k])}
+                for k, name in enumerate(self.categories)}
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """The learned state as named float64 tensors (for safetensors)."""
@@ -211,10 +219,12 @@ class CategoryRouter:
     def load_state_tensors(self, tensors: dict[str, torch.Tensor], categories: Sequence[str]) -> CategoryRouter:
         """Restore the state written by :meth:`state_tensors` for the named ``categories``."""
         keys = ("mean", "std", "coef", "intercept", "centres", "precision", "distance_limit", "confidence_limit")
-        self._state = {k: tensors[f"router.{k}"].numpy() for k in keys}
-        self.categories = tuple(categories)
-        if self._state["coef"].shape[0] != len(self.categories):
-            raise DataError(f"the router state has {self._state['coef'].shape[0]} categories, the manifest {len(categories)}")
+        state = {k: tensors[f"router.{k}"].numpy() for k in keys}
+        if state["coef"].shape[0] != len(categories):
+            raise DataError(f"the router state has {state['coef'].shape[0]} categories, the manifest {len(categories)}")
+        if state["precision"].ndim != 3 or len(state["distance_limit"]) != len(categories):
+            raise DataError("the router state has one shared covariance (written by an older defectlab): refit the bundle")
+        self._state, self.categories = state, tuple(categories)
         return self
 
     def get_params(self) -> dict[str, float | int | str]:

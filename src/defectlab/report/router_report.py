@@ -80,8 +80,10 @@ def _routing_section(routing: dict[str, Any]) -> Section:
                         [[true] + [counts[n] for n in names] for true, counts in confusion.items()])
     limits = routing["limits"]
     return Section("routing", "Router over every category",
-                   f"Router fitted on every category's training normals; limits: distance {limits['distance']:.3f}, "
-                   f"confidence {limits['confidence']:.4f}.",
+                   "Router fitted on every category's router training images (normal training images, validation "
+                   "images, and for ELPV a share of the defective cells kept out of every test); limits per category: "
+                   + "; ".join(f"{name} distance {v['distance']:.2f}, confidence {v['confidence']:.3f}"
+                               for name, v in limits.items()) + ".",
                    tables=[make_table("routing", "routing of the test images", columns, rows), matrix],
                    plots=[Plot("plots/confusion.png", "router confusion", confusion_png(confusion))])
 
@@ -108,10 +110,10 @@ def _unknown_section(unknown: dict[str, Any]) -> Section:
                    "Each row: the router refitted (and its limits recalibrated) without one category; that category's "
                    "test images should be called unknown, the other categories' test images routed. The second table "
                    "shows why refusals of known images and detection of the held-out one trade off: Mahalanobis "
-                   "distance to the nearest known category over the distance limit (> 1 is refused) for the held-out "
+                   "distance to the head's category over that category's distance limit (> 1 is refused) for the held-out "
                    "category's closest image and for quantiles of the known categories' normal and defective images.",
                    tables=[make_table("unknown", "held-out category detection", columns, rows),
-                           make_table("unknown_distances", "distance to the nearest known category / distance limit",
+                           make_table("unknown_distances", "distance to the head's category / its distance limit",
                                       distance_columns, distances)])
 
 

@@ -247,7 +247,7 @@ def test_routed_bundle_answers_with_the_category(routed_bundle: Path) -> None:
     client = client_for(routed_bundle)
     assert client.get("/health").json()["kind"] == "routed"
     card = client.get("/v1/model").json()
-    assert set(card["categories"]) == {"textured", "striped"} and card["router"]["limits"]["distance"] > 0
+    assert set(card["categories"]) == {"textured", "striped"} and card["router"]["limits"]["textured"]["distance"] > 0
     files = [("files", ("t.png", png_bytes(textured(200)), "image/png")), ("files", ("s.png", png_bytes(striped(201)), "image/png"))]
     results = client.post("/v1/predict/batch?heatmap=true", files=files).json()["results"]
     assert [r["category"] for r in results] == ["textured", "striped"]

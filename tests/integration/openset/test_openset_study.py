@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from defectlab.cli.main import app
 from defectlab.data.synth import generate_synthetic_dataset
 from defectlab.errors import ConfigError, DataError
 from defectlab.experiments.openset.config import load_openset_config
@@ -58,6 +60,10 @@ def test_split_runs_end_to_end(dataset: Path, tmp_path: Path) -> None:
     assert {r["truth"] for r in outcomes} == {"scratch", "crack", "spot", "unknown_defect", "no_defect"}
     assert {r["cascade_localized"] for r in outcomes} <= {"scratch", "crack", "spot", "unknown_defect", "no_defect"}
     assert all(r["one_stage"] != "no_defect" for r in outcomes)  # only the cascade has a gate
+    (out / "report.html").unlink()
+    result = CliRunner().invoke(app, ["report", str(out)])  # `defectlab report` rebuilds a split's page
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == str(out / "report.html") and (out / "report.html").is_file()
     summary = list(csv.DictReader(open(tmp_path / "out" / "summary.csv")))
     assert {r["split"] for r in summary} == {"T"} and len(summary) == 3 * 6
     split = json.loads((out / "split.json").read_text())

@@ -127,3 +127,13 @@ def test_category_without_good_images_is_refused(data) -> None:
     parts = {"tiles": CategoryData(anomalous_only), "bolts": CategoryData(*data["bolts"][:2])}
     with pytest.raises(DataError, match=r"\['tiles'\] have no good"):
         fit_routed_model(parts, FitOptions(features=CONFIG))
+
+
+def test_router_learns_from_training_normals_and_every_validation_image(data) -> None:
+    from defectlab.experiments.router_fit import router_images
+
+    train, val = data["tiles"][0], data["tiles"][1]
+    images = router_images(train, val)
+    assert len(images) == sum(s.label == 0 for s in train) + len(val)
+    assert any(s.label == 1 for s in val)  # the defective validation images are among them
+    assert all(any(a is s.image for s in [*train, *val]) for a in images)

@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from defectlab.backbones.cache import FeatureCache
+from defectlab.cli.main import app
 from defectlab.experiments.router_study import load_router_config, run_router_job
 from defectlab.experiments.router_study.data import synthetic_data
 from defectlab.report.router_report import is_router_results, write_router_report
@@ -95,6 +97,10 @@ def test_report_rebuilds_from_results_and_data_is_generated_once(study) -> None:
     first = (cfg.output / "summary.md").read_text()
     write_router_report(cfg.output)
     assert (cfg.output / "summary.md").read_text() == first
+    (cfg.output / "summary.md").unlink()
+    result = CliRunner().invoke(app, ["report", str(cfg.output)])  # `defectlab report` dispatches to the router report
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == str(cfg.output / "report.html") and (cfg.output / "summary.md").read_text() == first
     assert sum("generating synthetic" in line for line in lines) == 1
     again: list[str] = []
     assert synthetic_data(cfg, again.append) == Path(cfg.output) / "data" and again == []

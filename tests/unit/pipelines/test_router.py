@@ -30,14 +30,15 @@ def test_embedding_is_spatial_mean_and_std() -> None:
     np.testing.assert_allclose(image_embedding(feats, "mean_std"), expected)
 
 
-def test_default_embedding_is_spatial_median_and_iqr_and_ignores_a_small_defect() -> None:
+def test_median_iqr_embedding_is_spatial_median_and_iqr_and_ignores_a_small_defect() -> None:
     feats = torch.randn(70, 3, 5, 5, generator=torch.Generator().manual_seed(0))  # more images than one batch
     flat = feats.numpy().reshape(70, 3, 25)
     low, median, high = np.quantile(flat, [0.25, 0.5, 0.75], axis=2)
-    np.testing.assert_allclose(image_embedding(feats), np.concatenate([median, high - low], axis=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(image_embedding(feats, "median_iqr"), np.concatenate([median, high - low], axis=1),
+                               rtol=1e-5, atol=1e-6)
     defect = feats.clone()
     defect[:, :, 0, :2] = 50.0  # two of 25 patches far off: the mean and std move, the median and IQR barely
-    robust = np.abs(image_embedding(defect) - image_embedding(feats)).mean()
+    robust = np.abs(image_embedding(defect, "median_iqr") - image_embedding(feats, "median_iqr")).mean()
     plain = np.abs(image_embedding(defect, "mean_std") - image_embedding(feats, "mean_std")).mean()
     assert robust < 0.25 and plain > 10 * robust
     with pytest.raises(ConfigError, match="embedding"):
@@ -66,7 +67,7 @@ def test_unknown_product_is_refused_not_misrouted(fitted: CategoryRouter) -> Non
     alien = torch.randn(30, 8, 4, 4, generator=g) * 3.0 + 5.0  # nothing like a, b or c
     routing = fitted.route(alien)
     assert np.all(routing.category == UNKNOWN)
-    assert np.all(routing.distance > fitted.limits["distance"])
+    assert np.all(routing.distance > 1.0)  # over the limit of whichever category the head names
 
 
 def test_limits_accept_the_calibration_share(fitted: CategoryRouter) -> None:
@@ -78,9 +79,33 @@ def test_limits_accept_the_calibration_share(fitted: CategoryRouter) -> None:
 def test_distance_matches_a_direct_mahalanobis(fitted: CategoryRouter) -> None:
     x = category_features(1.0, 3, 30)
     state = fitted.state
-    z = (image_embedding(x) - state["mean"]) / state["std"]
-    direct = [min(float(np.sqrt((zi - c) @ state["precision"] @ (zi - c))) for c in state["centres"]) for zi in z]
-    np.testing.assert_allclose(fitted.route(x).distance, direct, rtol=1e-8)
+    routing = fitted.route(x)
+    z = (image_embedding(x, fitted.embedding) - state["mean"]) / state["std"]
+    direct = []
+    for zi, k in zip(z, routing.predicted, strict=True):  # the head's category's own Gaussian and limit
+        diff = zi - state["centres"][k]
+        direct.append(float(np.sqrt(diff @ state["precision"][k] @ diff)) / state["distance_limit"][k])
+    np.testing.assert_allclose(routing.distance, direct, rtol=1e-8)
+
+
+def test_each_category_has_its_own_spread() -> None:
+    """A tight and a loose category: each limit follows its own spread, so an image as far from the
+    tight one as the loose one's images lie from theirs is refused, not routed."""
+    g = torch.Generator().manual_seed(9)
+    tight = torch.randn(60, 8, 4, 4, generator=g) * 0.1 + 1.0
+    loose = torch.randn(60, 8, 4, 4, generator=g) * 1.0 - 4.0
+    router = CategoryRouter(accept=0.95).fit(torch.cat([tight, loose]), ["tight"] * 60 + ["loose"] * 60)
+    limits = router.limits
+    assert set(limits) == {"tight", "loose"} and all(v["distance"] > 0 for v in limits.values())
+    drifted = torch.randn(20, 8, 4, 4, generator=g) * 0.6 + 1.0  # tight's mean, loose-like spread
+    assert np.mean(router.route(drifted).category == UNKNOWN) >= 0.9
+
+
+def test_old_shared_covariance_state_is_refused(fitted: CategoryRouter) -> None:
+    tensors = fitted.state_tensors()
+    tensors["router.precision"] = tensors["router.precision"][0]
+    with pytest.raises(DataError, match="refit"):
+        CategoryRouter().load_state_tensors(tensors, fitted.categories)
 
 
 def test_state_round_trip(fitted: CategoryRouter) -> None:

@@ -42,6 +42,7 @@ class RouterStudyConfig:
     seed: int = 42
     features: FeatureConfig = field(default_factory=FeatureConfig)
     elpv: tuple[str, ...] = CELL_TYPES
+    elpv_router_share: float = 0.5
     synthetic: SynthConfig = field(default_factory=SynthConfig)
     system_detector: str = "patchcore"
     detectors: tuple[str, ...] = ("cae", "patchcore", "padim")
@@ -141,6 +142,8 @@ def _check(config: RouterStudyConfig, where: str) -> None:
     bad_cells = sorted(set(config.elpv) - set(CELL_TYPES))
     if bad_cells:
         raise ConfigError(f"{where}: elpv lists unknown cell types {bad_cells}; valid: {', '.join(CELL_TYPES)}")
+    if not 0.0 <= config.elpv_router_share < 1.0:
+        raise ConfigError(f"{where}: elpv_router_share must be in [0, 1), got {config.elpv_router_share}")
     synth = config.synthetic
     for name, kind in synth.categories.items():
         if kind not in KINDS:

@@ -65,7 +65,7 @@ class StudyContext:
         """Features of every image once (filling the cache for the fits): the test features are kept,
         the training normals are kept as router embeddings only."""
         for name, category in self.categories.items():
-            self.train_embeddings[name] = self.embed(self.extract([s.image for s in category.train_normals]))
+            self.train_embeddings[name] = self.embed(self.extract([s.image for s in category.router_train]))
             if self.cache is not None and category.val:
                 self.extract([s.image for s in category.val])
             self.test_features[name] = self.extract([s.image for s in category.test])

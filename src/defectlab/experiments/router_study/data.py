@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +31,19 @@ class Category:
     train: list[Sample]
     val: list[Sample]
     test: list[Sample]
+    router_only: list[Sample] = field(default_factory=list)
+    """Images the router also learns from and no test uses (ELPV: a share of the defective cells)."""
 
     @property
     def train_normals(self) -> list[Sample]:
-        """The router's training images for this category: every normal training image."""
+        """Every normal training image."""
         return [s for s in self.train if s.label == 0]
+
+    @property
+    def router_train(self) -> list[Sample]:
+        """The router's training images: the normal training images, the validation images and the
+        router-only ones (the router learns the product in any condition, defective too)."""
+        return [*self.train_normals, *self.val, *self.router_only]
 
     @property
     def labels(self) -> np.ndarray:
@@ -53,7 +61,8 @@ def load_categories(cfg: RouterStudyConfig, log: Callable[[str], None]) -> dict[
     splits = cfg.output / "splits"
     categories = {}
     for cell in cfg.elpv:
-        categories[ELPV_PREFIX + cell] = _split(ELPV_PREFIX + cell, ELPV, read_elpv(cell), "elpv", splits, cfg.seed)
+        category = _split(ELPV_PREFIX + cell, ELPV, read_elpv(cell), "elpv", splits, cfg.seed)
+        categories[category.name] = _set_router_only(category, cfg.elpv_router_share, splits, cfg.seed)
     if cfg.synthetic.categories:
         root = synthetic_data(cfg, log)
         for name in cfg.synthetic.categories:
@@ -83,3 +92,21 @@ def _split(name: str, source: str, samples: Sequence[Sample], rule: str, folder:
     split = load_or_create_split(folder / f"{name}.json", samples, rule, seed)
     train, val, test = apply(split, samples)
     return Category(name, source, train, val, test)
+
+
+def _set_router_only(category: Category, share: float, folder: Path, seed: int) -> Category:
+    """Move a seeded ``share`` of the category's defective test images to its router-only images (ELPV's
+    split has no validation part to teach the router defective cells). The ids are saved in
+    ``<folder>/<name>.router.json`` and reused."""
+    path = folder / f"{category.name}.router.json"
+    stored = json.loads(path.read_text()) if path.is_file() else None
+    if stored is None or stored.get("share") != share or stored.get("seed") != seed:
+        defective = sorted(s.id for s in category.test if s.label == 1)
+        count = int(round(share * len(defective)))
+        chosen = sorted(np.random.default_rng(seed).choice(defective, count, replace=False).tolist()) if count else []
+        stored = {"rule": "router-only share of the defective test images", "share": share, "seed": seed, "ids": chosen}
+        atomic_write_text(path, json.dumps(stored, indent=1) + "\n")
+    ids = set(stored["ids"])
+    category.router_only = [s for s in category.test if s.id in ids]
+    category.test = [s for s in category.test if s.id not in ids]
+    return category

@@ -44,8 +44,7 @@ class RouteOutcome:
         """Route ``embedding`` rows whose true category is ``truth`` (None: not one the router knows)."""
         routing = router.route_embeddings(embedding)
         index = UNKNOWN if truth is None else router.categories.index(truth)
-        distance = routing.distance / router.limits["distance"]
-        return cls(routing.category, routing.predicted, np.full(len(labels), index), labels, distance)
+        return cls(routing.category, routing.predicted, np.full(len(labels), index), labels, routing.distance)
 
     @classmethod
     def join(cls, outcomes: Sequence[RouteOutcome]) -> RouteOutcome:
@@ -76,7 +75,7 @@ class RouteOutcome:
 
 
 def fit_router(ctx: StudyContext, names: Sequence[str]) -> CategoryRouter:
-    """A router over categories ``names``, fitted on their training normals' embeddings."""
+    """A router over categories ``names``, fitted on the embeddings of their router training images."""
     embedding = np.concatenate([ctx.train_embeddings[n] for n in names])
     labels = [n for n in names for _ in range(len(ctx.train_embeddings[n]))]
     return ctx.cfg.make_router().fit_embeddings(embedding, labels)

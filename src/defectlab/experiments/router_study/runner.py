@@ -59,7 +59,7 @@ def run_router_job(
         "job": JOB, "config": jsonable(asdict(cfg)), "seed": cfg.seed, "versions": library_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cache": cache is not None,
         "backbone_ms_per_image": backbone_ms,
-        "categories": {name: {"source": c.source, "n_train": len(c.train), "n_router_train": len(c.train_normals),
+        "categories": {name: {"source": c.source, "n_train": len(c.train), "n_router_train": len(c.router_train),
                               "n_val": len(c.val), "n_test": len(c.test), "n_test_defective": int(c.labels.sum()),
                               "masks": c.has_masks} for name, c in categories.items()},
     }
