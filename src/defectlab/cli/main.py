@@ -123,10 +123,17 @@ def fit_router(
     threshold: str = typer.Option("auto", "--threshold", help="auto, f1, mean_std or quantile (per category)."),
     seed: int = typer.Option(42, "--seed", help="Seed for splits, coresets, router folds."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch/faiss."),
+    elpv: Optional[str] = typer.Option(None, "--elpv", help="ELPV cell types to add as categories elpv-<type>, e.g. mono,poly."),
+    router_share: float = typer.Option(0.5, "--router-share", help="Share of ELPV's defective cells the router also learns from (kept out of evaluate's test)."),
 ) -> None:
     """Fit a multi-category model: a category router in front of one detector per category, sharing one
     backbone pass. Images of a product the router was never taught are answered "unknown category".
-    Splits are saved per category in BUNDLE.splits/ and reused by `evaluate`."""
+    The router learns from every image of a category outside its test part (normal training images and
+    validation images, defective ones too; ELPV, which has no validation part, lends a share of its
+    defective cells). Splits are saved per category in BUNDLE.splits/ and reused by `evaluate`.
+
+    Example, ELPV's two cell types beside the synthetic products of `defectlab synth`:
+    defectlab fit-router --data data/synth --elpv mono,poly --detector cae --out models/routed"""
     from defectlab.backbones.extractor import FeatureConfig
     from defectlab.cli.routed import RouterRequest, fit_router_bundle, parse_detectors
     from defectlab.experiments.workflow import FitOptions
@@ -135,7 +142,8 @@ def fit_router(
     params = {"seed": seed}
     options = FitOptions(detector=detector, detector_params=params, threshold=threshold, seed=seed, num_threads=threads,
                          features=FeatureConfig(backbone, image_size=image_size, weights=weights))
-    request = RouterRequest(data, fmt, _split_csv(categories), out, options, parse_detectors(detectors))
+    request = RouterRequest(data, fmt, _split_csv(categories), out, options, parse_detectors(detectors),
+                            elpv=_split_csv(elpv), router_share=router_share)
     fitted = fit_router_bundle(request)
     model = fitted.model
     kinds = ", ".join(f"{n}={model.bundles[n].model.detector.kind}" for n in model.categories)

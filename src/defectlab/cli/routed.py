@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from defectlab.data.imageio import load_image
 from defectlab.data.sample import Sample
 from defectlab.data.splits import Split, apply, load_or_create_split
 from defectlab.errors import ConfigError
-from defectlab.experiments.router_fit import CategoryData, RoutedFit, fit_routed_model
+from defectlab.experiments.router_fit import CategoryData, RoutedFit, fit_routed_model, router_only_split
 from defectlab.experiments.workflow import FitOptions
 from defectlab.explain.overlay import overlay, save_png
 from defectlab.metrics.image import auprc, auroc, threshold_metrics
@@ -35,9 +36,12 @@ def split_rule(fmt: str) -> str:
     return "mvtec" if fmt == "mvtec" else "elpv"
 
 
+ELPV_PREFIX = "elpv-"
+
+
 @dataclass
 class RouterRequest:
-    """What `fit-router` was asked for."""
+    """What `fit-router` was asked for: the categories of one dataset root, plus ELPV cell types."""
 
     data: Path | None
     fmt: str
@@ -45,41 +49,95 @@ class RouterRequest:
     out: Path
     options: FitOptions
     detectors: dict[str, str]
+    elpv: Sequence[str] = ()
+    router_share: float = 0.5
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a routed category's images come from: format, root and the category's name there."""
+
+    fmt: str
+    root: Path | None
+    name: str
+
+    def read(self) -> list[Sample]:
+        return read_dataset(self.root, self.fmt, self.name)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"format": self.fmt, "root": str(self.root) if self.root else None, "name": self.name}
+
+
+def category_sources(request: RouterRequest) -> dict[str, Source]:
+    """Routed category name -> source: the categories of ``--data`` (all when none are named), and the
+    ELPV cell types of ``--elpv`` as ``elpv-<cell>``."""
+    sources: dict[str, Source] = {}
+    if request.data is not None or request.fmt == "elpv" or not request.elpv:
+        names = list(request.categories) or list_categories(request.data, request.fmt)
+        sources.update({name: Source(request.fmt, request.data, name) for name in names})
+    for cell in request.elpv:
+        name = ELPV_PREFIX + cell
+        if name in sources:
+            raise ConfigError(f"category {name} is named twice")
+        sources[name] = Source("elpv", None, cell)
+    return sources
 
 
 def fit_router_bundle(request: RouterRequest, progress: bool = True) -> RoutedFit:
-    """Split every category (splits saved beside the bundle, reused), fit, and save the routed bundle."""
-    categories = list(request.categories) or list_categories(request.data, request.fmt)
-    unknown = sorted(set(request.detectors) - set(categories))
+    """Split every category (splits saved beside the bundle, reused), fit, and save the routed bundle.
+
+    ELPV categories have no validation part: a share ``router_share`` of their defective cells is
+    moved out of the test part to the router's training (``<name>.router.json`` beside the splits)."""
+    sources = category_sources(request)
+    unknown = sorted(set(request.detectors) - set(sources))
     if unknown:
         raise ConfigError(f"--detectors names categories that are not routed: {', '.join(unknown)}")
     folder = splits_dir(request.out)
     parts: dict[str, CategoryData] = {}
-    for name in categories:
-        samples = read_dataset(request.data, request.fmt, name)
-        split = load_or_create_split(folder / f"{name}.json", samples, split_rule(request.fmt), request.options.seed)
-        train, val, _ = apply(split, samples)
-        parts[name] = CategoryData(train, val)
+    for name, source in sources.items():
+        samples = source.read()
+        split = load_or_create_split(folder / f"{name}.json", samples, split_rule(source.fmt), request.options.seed)
+        train, val, test = apply(split, samples)
+        router_only: list[Sample] = []
+        if source.fmt == "elpv" and not val:
+            router_only, _ = router_only_split(test, request.router_share, folder / f"{name}.router.json", request.options.seed)
+        parts[name] = CategoryData(train, val, router_only)
     cache = FeatureCache(default_cache_dir())
-    fitted = fit_routed_model(parts, request.options, request.detectors, cache=cache, dataset=request.fmt, progress=progress)
-    training = {"dataset": request.fmt, "root": str(request.data) if request.data else None, "categories": categories,
-                "splits": str(folder), "seed": request.options.seed, "fit_seconds": fitted.seconds}
+    dataset = request.fmt if not request.elpv else "+".join(sorted({s.fmt for s in sources.values()}))
+    fitted = fit_routed_model(parts, request.options, request.detectors, cache=cache, dataset=dataset, progress=progress)
+    training = {"dataset": dataset, "root": str(request.data) if request.data else None, "categories": list(sources),
+                "sources": {name: source.to_dict() for name, source in sources.items()},
+                "router_share": request.router_share, "splits": str(folder), "seed": request.options.seed,
+                "fit_seconds": fitted.seconds}
     save_routed_bundle(request.out, fitted.model, training)
     return fitted
 
 
 def _test_parts(model: RoutedModel, bundle_dir: Path, data: Path | None, fmt: str | None) -> dict[str, list[Sample]]:
+    """Each category's test images: its split's test part less the router-only images."""
     training = (model.manifest or {}).get("training") or {}
-    fmt = fmt or training.get("dataset") or "mvtec"
-    root = data or (Path(training["root"]) if training.get("root") else None)
+    stored = training.get("sources") or {}
+    default_fmt = fmt or training.get("dataset") or "mvtec"
+    default_root = data or (Path(training["root"]) if training.get("root") else None)
     folder = splits_dir(bundle_dir)
     parts = {}
     for name in model.categories:
         path = folder / f"{name}.json"
         if not path.is_file():
             raise ConfigError(f"split file {path} not found: evaluate a routed bundle next to the splits fit-router wrote")
-        samples = read_dataset(root, fmt, name)
-        parts[name] = apply(Split.load(path), samples)[2]
+        if name in stored and stored[name]["format"] == "elpv":
+            source = Source("elpv", None, stored[name]["name"])
+        elif name in stored:
+            source = Source(fmt or stored[name]["format"], data or (Path(stored[name]["root"]) if stored[name]["root"] else None),
+                            stored[name]["name"])
+        else:
+            source = Source(default_fmt, default_root, name)
+        test = apply(Split.load(path), source.read())[2]
+        router_file = folder / f"{name}.router.json"
+        if router_file.is_file():
+            held = set(json.loads(router_file.read_text())["ids"])
+            test = [s for s in test if s.id not in held]
+        parts[name] = test
     return parts
 
 

@@ -14,6 +14,7 @@ from defectlab.data.mvtec import read_mvtec
 from defectlab.data.sample import Sample
 from defectlab.data.splits import apply, load_or_create_split
 from defectlab.data.synth import generate_synthetic_dataset
+from defectlab.experiments.router_fit import router_only_split
 from defectlab.experiments.router_study.config import ELPV_PREFIX, RouterStudyConfig
 from defectlab.fileio import atomic_write_text
 
@@ -96,17 +97,6 @@ def _split(name: str, source: str, samples: Sequence[Sample], rule: str, folder:
 
 def _set_router_only(category: Category, share: float, folder: Path, seed: int) -> Category:
     """Move a seeded ``share`` of the category's defective test images to its router-only images (ELPV's
-    split has no validation part to teach the router defective cells). The ids are saved in
-    ``<folder>/<name>.router.json`` and reused."""
-    path = folder / f"{category.name}.router.json"
-    stored = json.loads(path.read_text()) if path.is_file() else None
-    if stored is None or stored.get("share") != share or stored.get("seed") != seed:
-        defective = sorted(s.id for s in category.test if s.label == 1)
-        count = int(round(share * len(defective)))
-        chosen = sorted(np.random.default_rng(seed).choice(defective, count, replace=False).tolist()) if count else []
-        stored = {"rule": "router-only share of the defective test images", "share": share, "seed": seed, "ids": chosen}
-        atomic_write_text(path, json.dumps(stored, indent=1) + "\n")
-    ids = set(stored["ids"])
-    category.router_only = [s for s in category.test if s.id in ids]
-    category.test = [s for s in category.test if s.id not in ids]
+    split has no validation part to teach the router defective cells); ids in ``<folder>/<name>.router.json``."""
+    category.router_only, category.test = router_only_split(category.test, share, folder / f"{category.name}.router.json", seed)
     return category
