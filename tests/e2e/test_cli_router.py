@@ -45,7 +45,7 @@ def test_info_lists_categories_detectors_and_thresholds(routed, env) -> None:
     assert {k: v["detector"] for k, v in info["categories"].items()} == {"object": "cae", "texture": "patchcore"}
     assert all(v["threshold"]["value"] > 0 for v in info["categories"].values())
     assert set(info["router"]["limits"]) == {"object", "texture"}
-    assert all(set(v) == {"distance", "confidence"} for v in info["router"]["limits"].values())
+    assert all(set(v) == {"distance"} and v["distance"] > 0 for v in info["router"]["limits"].values())
 
 
 def test_evaluate_reports_routing_and_per_category_metrics(routed, env) -> None:

@@ -4,12 +4,14 @@ The router reads the same multi-layer patch features the detectors use (so an im
 through the backbone once): each image becomes per-channel spatial statistics of its feature
 map, standardized: the mean and standard deviation (default), or the median and interquartile
 range (``embedding="median_iqr"``). A multinomial logistic regression (scikit-learn) names the
-category. Two calibrated limits per category guard against products the router was never
-taught: the Mahalanobis distance to the named category's own Gaussian (its mean and Ledoit-Wolf
-covariance: products differ in how much they vary), and the head's confidence. Each category's
-limits are set together on out-of-fold scores of its images (cross-calibration), so that a share
-``accept`` of them passes both; an image past either limit is routed to ``UNKNOWN`` (-1), never
-silently to the wrong detector.
+category. A calibrated limit per category guards against products the router was never taught:
+the Mahalanobis distance to the named category's own Gaussian (its mean and Ledoit-Wolf
+covariance, shrunk towards its own diagonal: products differ in how much they vary), set on
+out-of-fold distances of that category's images (cross-calibration) so that a share ``accept``
+of them passes. An image past the limit is routed to ``UNKNOWN`` (-1), never silently to the
+wrong detector. The head's confidence is reported but is no limit: where the head separates
+categories perfectly, out-of-fold confidences all round to 1 and any quantile of them refuses
+ordinary test images (measured in the router study).
 
 Train the router on every image whose category is known, defective ones included (an image's
 product is known from the line that took it, even where its defects are not labelled): on ELPV
@@ -24,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
 from sklearn.covariance import LedoitWolf
 from sklearn.linear_model import LogisticRegression
 
@@ -52,20 +53,6 @@ def image_embedding(features: torch.Tensor, kind: str = "mean_std") -> np.ndarra
     return torch.cat(parts).numpy() if parts else np.zeros((0, 2 * features.shape[1]))
 
 
-def joint_limits(distance: np.ndarray, confidence: np.ndarray, accept: float) -> tuple[float, float]:
-    """(distance limit, confidence limit) that let a share ``accept`` of these images pass both.
-
-    Each image's rank under each limit (the share of images at least as typical) is combined by its
-    worse one; the limits sit at the ``accept`` quantile of that combined rank, the same quantile
-    for both. Calibrating each limit alone at ``accept`` would refuse up to twice ``1 - accept``.
-    """
-    n = len(distance)
-    rank_distance = rankdata(distance, method="max") / n
-    rank_confidence = rankdata(-confidence, method="max") / n
-    level = np.quantile(np.maximum(rank_distance, rank_confidence), accept, method="inverted_cdf")
-    return float(distance[rank_distance <= level].max()), float(confidence[rank_confidence <= level].min())
-
-
 @dataclass
 class Routing:
     """Per image: category index (UNKNOWN = -1), confidence of the head, and the Mahalanobis distance to the
@@ -82,7 +69,7 @@ class Routing:
 class CategoryRouter:
     """Routes (N, C, h, w) features to one of ``categories``; see the module docstring.
 
-    ``accept``: share of known images the two limits together let through (the calibration quantile).
+    ``accept``: share of each known category's images its distance limit lets through (the calibration quantile).
     ``folds``: cross-calibration folds (see :meth:`fit`). ``embedding``: the image statistics (module docstring).
     """
 
@@ -111,7 +98,7 @@ class CategoryRouter:
 
         The limits are cross-calibrated: ``folds`` routers, each fitted without one fold of every
         category, score their left-out fold, so every training image gets an out-of-fold distance
-        and confidence; the limits are quantiles of those, and the final router is fitted on all.
+        to its own category; each category's limit is a quantile of those, and the final router is fitted on all.
         """
         check_features(features, "router training features")
         return self.fit_embeddings(self.embed(features), labels)
@@ -133,16 +120,15 @@ class CategoryRouter:
             small = categories[int(counts.argmin())]
             raise DataError(f"category {small} has {counts.min()} images: the router needs at least {self.folds} per category")
         fold = self._folds(y)
-        out_confidence, out_distance = np.empty(len(y)), np.empty(len(y))
+        out_distance = np.empty(len(y))
         for k in range(self.folds):
             held = fold == k
             state = self._fit_state(embedding[~held], y[~held], len(categories))
-            _, out_confidence[held], distances = self._scores(embedding[held], state)
+            distances = self._scores(embedding[held], state)[2]
             out_distance[held] = distances[np.arange(held.sum()), y[held]]  # to the image's own category
         self._state = self._fit_state(embedding, y, len(categories))
-        limits = np.array([joint_limits(out_distance[y == k], out_confidence[y == k], self.accept)
-                           for k in range(len(categories))])
-        self._state["distance_limit"], self._state["confidence_limit"] = limits[:, 0], limits[:, 1]
+        self._state["distance_limit"] = np.array([np.quantile(out_distance[y == k], self.accept, method="inverted_cdf")
+                                                  for k in range(len(categories))])
         self.categories = categories
         return self
 
@@ -169,8 +155,12 @@ class CategoryRouter:
         if n_categories == 2:  # scikit-learn keeps one row for two classes: make it two
             coef, intercept = np.concatenate([-coef / 2, coef / 2]), np.concatenate([-intercept / 2, intercept / 2])
         centres = np.stack([z[y == k].mean(axis=0) for k in range(n_categories)])
-        precision = np.stack([LedoitWolf().fit(z[y == k]).precision_ for k in range(n_categories)])
-        return {"mean": mean, "std": std, "coef": coef, "intercept": intercept, "centres": centres, "precision": precision}
+        # each category's covariance of its own standardized rows: Ledoit-Wolf shrinks it towards its own
+        # diagonal, not towards one scale shared by every feature
+        scales = np.stack([z[y == k].std(axis=0) + 1e-6 for k in range(n_categories)])
+        precision = np.stack([LedoitWolf().fit(z[y == k] / scales[k]).precision_ for k in range(n_categories)])
+        return {"mean": mean, "std": std, "coef": coef, "intercept": intercept, "centres": centres, "scales": scales,
+                "precision": precision}
 
     def _scores(self, embedding: np.ndarray, state: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(predicted category, confidence, (N, K) Mahalanobis distance to every category) under ``state``."""
@@ -179,7 +169,7 @@ class CategoryRouter:
         logits -= logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
-        diff = z[:, None, :] - state["centres"][None, :, :]
+        diff = (z[:, None, :] - state["centres"][None, :, :]) / state["scales"][None, :, :]
         distances = np.sqrt(np.maximum(np.einsum("nkd,kde,nke->nk", diff, state["precision"], diff), 0.0))
         return probabilities.argmax(axis=1), probabilities.max(axis=1), distances
 
@@ -196,8 +186,7 @@ class CategoryRouter:
         state = self.state
         predicted, confidence, distances = self._scores(embedding, state)
         distance = distances[np.arange(len(predicted)), predicted] / state["distance_limit"][predicted]
-        known = (distance <= 1.0) & (confidence >= state["confidence_limit"][predicted])
-        return Routing(np.where(known, predicted, UNKNOWN), confidence, distance, predicted)
+        return Routing(np.where(distance <= 1.0, predicted, UNKNOWN), confidence, distance, predicted)
 
     @property
     def state(self) -> dict[str, np.ndarray]:
@@ -207,9 +196,9 @@ class CategoryRouter:
 
     @property
     def limits(self) -> dict[str, dict[str, float]]:
-        """The calibrated limits per category: {category: {"distance": ..., "confidence": ...}}."""
+        """The calibrated limits per category: {category: {"distance": ...}}."""
         state = self.state
-        return {name: {"distance": float(state["distance_limit"][k]), "confidence": float(state["confidence_limit"][k])}
+        return {name: {"distance": float(state["distance_limit"][k])}
                 for k, name in enumerate(self.categories)}
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
@@ -218,12 +207,14 @@ class CategoryRouter:
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor], categories: Sequence[str]) -> CategoryRouter:
         """Restore the state written by :meth:`state_tensors` for the named ``categories``."""
-        keys = ("mean", "std", "coef", "intercept", "centres", "precision", "distance_limit", "confidence_limit")
+        keys = ("mean", "std", "coef", "intercept", "centres", "scales", "precision", "distance_limit")
+        if any(f"router.{k}" not in tensors for k in keys):
+            raise DataError("the router state lacks per-category Gaussians (written by an older defectlab): refit the bundle")
         state = {k: tensors[f"router.{k}"].numpy() for k in keys}
         if state["coef"].shape[0] != len(categories):
             raise DataError(f"the router state has {state['coef'].shape[0]} categories, the manifest {len(categories)}")
         if state["precision"].ndim != 3 or len(state["distance_limit"]) != len(categories):
-            raise DataError("the router state has one shared covariance (written by an older defectlab): refit the bundle")
+            raise DataError("the router state lacks per-category Gaussians (written by an older defectlab): refit the bundle")
         self._state, self.categories = state, tuple(categories)
         return self
 

@@ -16,9 +16,9 @@ JOB = "router"
 TITLE = "Multi-product inspection: category router and per-category detectors"
 HOW_TO_READ = (
     "Several products (ELPV mono and poly solar cells, synthetic MVTec-layout products) share one backbone. "
-    "The router names each test image's product from per-channel spatial statistics of its features (median "
-    "and interquartile range by default), or refuses it as an unknown category when its Mahalanobis distance "
-    "to every known product, or the head's confidence, is past a limit calibrated on the training images "
+    "The router names each test image's product from per-channel spatial statistics of its features (mean "
+    "and standard deviation by default), or refuses it as an unknown category when its Mahalanobis distance "
+    "to the named product's own Gaussian is past that product's limit, calibrated on its training images "
     "(cross-calibration). Head accuracy is the router's forced choice before the unknown check; 'accuracy of "
     "routes taken' leaves refused images out; 'routed correctly' counts a refusal as a miss; 'misrouted' is a "
     "silent wrong route. In the routed system an unknown image counts as flagged (it goes to a person). Scores "
@@ -82,7 +82,7 @@ def _routing_section(routing: dict[str, Any]) -> Section:
     return Section("routing", "Router over every category",
                    "Router fitted on every category's router training images (normal training images, validation "
                    "images, and for ELPV a share of the defective cells kept out of every test); limits per category: "
-                   + "; ".join(f"{name} distance {v['distance']:.2f}, confidence {v['confidence']:.3f}"
+                   + "; ".join(f"{name} distance {v['distance']:.2f}"
                                for name, v in limits.items()) + ".",
                    tables=[make_table("routing", "routing of the test images", columns, rows), matrix],
                    plots=[Plot("plots/confusion.png", "router confusion", confusion_png(confusion))])
