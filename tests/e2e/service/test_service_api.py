@@ -248,10 +248,15 @@ def test_routed_bundle_answers_with_the_category(routed_bundle: Path) -> None:
     assert client.get("/health").json()["kind"] == "routed"
     card = client.get("/v1/model").json()
     assert set(card["categories"]) == {"textured", "striped"} and card["router"]["limits"]["textured"]["distance"] > 0
-    files = [("files", ("t.png", png_bytes(textured(200)), "image/png")), ("files", ("s.png", png_bytes(striped(201)), "image/png"))]
+    expected = ["textured", "striped"] * 3
+    files = [("files", (f"{i}.png", png_bytes((textured if name == "textured" else striped)(200 + i)), "image/png"))
+             for i, name in enumerate(expected)]
     results = client.post("/v1/predict/batch?heatmap=true", files=files).json()["results"]
-    assert [r["category"] for r in results] == ["textured", "striped"]
-    assert all(r["score"] is not None and r["threshold"] > 0 and r["heatmap_png"] for r in results)
+    # never a wrong route; the limits accept 99% of each product's (20) training images, so a fresh one may be refused
+    assert all(r["category"] in (name, "unknown") for r, name in zip(results, expected, strict=True))
+    routed = [r for r, name in zip(results, expected, strict=True) if r["category"] == name]
+    assert len(routed) >= 5 and {r["category"] for r in routed} == {"textured", "striped"}
+    assert all(r["score"] is not None and r["threshold"] > 0 and r["heatmap_png"] for r in routed)
     noise = np.random.default_rng(0).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
     alien = client.post("/v1/predict?heatmap=true", files=upload(png_bytes(noise))).json()
     assert alien["category"] == "unknown" and alien["decision"] == "Unknown category" and alien["is_anomalous"] is True
