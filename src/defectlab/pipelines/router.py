@@ -174,7 +174,7 @@ class CategoryRouter:
         return probabilities.argmax(axis=1), probabilities.max(axis=1), distances
 
     def route(self, features: torch.Tensor) -> Routing:
-        """The category of each image, UNKNOWN where a limit is passed."""
+        """The category of each image, UNKNOWN past the named category's distance limit."""
         check_features(features, "router input features", channels=self.state["mean"].shape[0] // 2)
         return self.route_embeddings(self.embed(features))
 
