@@ -106,6 +106,14 @@ def load_or_create_split(path: Path, defects: Sequence[Sample], normals: Sequenc
             raise DataError(f"{path} is not an open-set split ({exc}): delete it to redraw") from exc
         if (stored.known, stored.unknown, stored.seed) != (list(config.known), list(config.unknown), config.seed):
             raise ConfigError(f"{path} was drawn for other classes or another seed: delete it to redraw")
+        named = {i for part in (stored.train, stored.val, stored.test, stored.good_train, stored.good_val, stored.good_test)
+                 for i in part}
+        classes = set(config.known) | set(config.unknown)
+        unsplit = [s.id for s in defects if s.defect_type in classes and s.id not in named]
+        unsplit += [s.id for s in normals if s.id not in named]
+        if unsplit:
+            raise DataError(f"{path} does not name {len(unsplit)} images of the data (e.g. {unsplit[0]}): it was drawn for "
+                            "other data; delete it to redraw")
         return stored
     split = draw_split(defects, normals, config)
     atomic_write_text(path, json.dumps(asdict(split), indent=1) + "\n")
