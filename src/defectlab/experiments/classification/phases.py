@@ -5,7 +5,6 @@ Each phase takes the shared :class:`Context` and returns JSON-ready results.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -300,14 +299,4 @@ def _groups(data: LabelledSamples, nuisance: str) -> list[str]:
 def _group_counts(data: LabelledSamples, nuisance: str) -> dict[str, int]:
     return dict(sorted(Counter(_groups(data, nuisance)).items()))
 
-
-def timed(steps: list[dict[str, Any]], log: Callable[[str], None], what: str) -> Callable[[], None]:
-    """Log the step and return a function that records its duration."""
-    started = time.perf_counter()
-    log(f"[{len(steps) + 1}] {what}")
-
-    def done() -> None:
-        steps.append({"step": what, "seconds": round(time.perf_counter() - started, 2)})
-
-    return done
 

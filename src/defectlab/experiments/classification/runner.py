@@ -34,8 +34,8 @@ from defectlab.experiments.classification.phases import (
     fit_model,
     scheme_data,
     spurious_phase,
-    timed,
 )
+from defectlab.experiments.steps import timed
 from defectlab.fileio import atomic_write_bytes, atomic_write_text, jsonable
 from defectlab.report.classification_report import JOB, write_classification_report
 

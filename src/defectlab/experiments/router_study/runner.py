@@ -29,6 +29,7 @@ from defectlab.experiments.router_study.phases import (
     unknown_phase,
 )
 from defectlab.experiments.router_study.targets import check_targets
+from defectlab.experiments.steps import timed
 from defectlab.fileio import atomic_write_text, jsonable
 from defectlab.report.router_report import JOB, write_router_report
 
@@ -42,16 +43,11 @@ def run_router_job(
     cfg.output.mkdir(parents=True, exist_ok=True)
     steps: list[dict[str, Any]] = []
 
-    def step(what: str) -> Callable[[], None]:
-        begun = time.perf_counter()
-        log(f"[{len(steps) + 1}] {what}")
-        return lambda: steps.append({"step": what, "seconds": round(time.perf_counter() - begun, 2)})
-
-    done = step("categories and splits")
+    done = timed(steps, log, "categories and splits")
     categories = load_categories(cfg, log)
     done()
     ctx = StudyContext(cfg, categories, cache, log, progress)
-    done = step(f"features of every image ({'through the cache' if cache else 'no cache'}) and router embeddings")
+    done = timed(steps, log, f"features of every image ({'through the cache' if cache else 'no cache'}) and router embeddings")
     ctx.prepare_features()
     backbone_ms = ctx.backbone_ms_per_image()
     done()
@@ -63,18 +59,18 @@ def run_router_job(
                               "n_val": len(c.val), "n_test": len(c.test), "n_test_defective": int(c.labels.sum()),
                               "masks": c.has_masks} for name, c in categories.items()},
     }
-    done = step("router over every category: accuracy and confusion")
+    done = timed(steps, log, "router over every category: accuracy and confusion")
     router = fit_router(ctx, list(categories))
     results["routing"] = routing_phase(ctx, router)
     done()
     if cfg.unknown_trials:
-        done = step(f"unknown category: router refitted without each of {', '.join(cfg.unknown_trials)}")
+        done = timed(steps, log, f"unknown category: router refitted without each of {', '.join(cfg.unknown_trials)}")
         results["unknown"] = unknown_phase(ctx)
         done()
-    done = step(f"detectors {', '.join(cfg.detectors)} on every category")
+    done = timed(steps, log, f"detectors {', '.join(cfg.detectors)} on every category")
     results["detectors"] = detectors_phase(ctx)
     done()
-    done = step(f"routed vs oracle vs global ({cfg.system_detector})")
+    done = timed(steps, log, f"routed vs oracle vs global ({cfg.system_detector})")
     results["systems"] = systems_phase(ctx, router)
     done()
     results["targets"] = check_targets(results)
