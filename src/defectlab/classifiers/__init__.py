@@ -1,7 +1,7 @@
 """Classifiers layer: supervised defect classification.
 
 Modules: ``labels`` (class schemes: samples -> class indices), ``splits`` (stratified JSON
-splits), ``attention`` (CBAM spatial attention), ``backbone`` (last-stage feature maps of a
+splits), ``attention`` (CBAM spatial attention), ``backbone`` (late-stage feature maps of a
 registry backbone), ``base`` (the interface every classifier shares), ``model`` (backbone +
 attention + MLP head), ``baselines`` (small CNN from scratch, plain fine-tuned backbone),
 ``registry`` (build a classifier by kind), ``losses`` (focal loss), ``augment`` (albumentations

@@ -18,7 +18,7 @@ SMALL_CNN_STD = (0.5, 0.5, 0.5)
 
 
 class FinetuneClassifier(BackboneClassifier):
-    """ERM baseline: backbone last-stage map -> global average pool (the embedding) -> Linear."""
+    """ERM baseline: backbone late-stage maps (standardized) -> global average pool (the embedding) -> Linear."""
 
     kind: ClassVar[str] = "finetune"
 
@@ -26,7 +26,7 @@ class FinetuneClassifier(BackboneClassifier):
         self.final = nn.Linear(channels, self.num_classes)
 
     def embed_map(self, feature_map: torch.Tensor) -> torch.Tensor:
-        return feature_map.mean(dim=(2, 3))
+        return self.standardize(feature_map).mean(dim=(2, 3))
 
 
 class SmallCNN(ImageClassifier):

@@ -109,7 +109,7 @@ def _backbone_info(model: ImageClassifier) -> dict[str, Any] | None:
     return {
         "name": model.backbone_name,
         "weights": model.weights,
-        "layer": stage.layer,
+        "layers": list(stage.layers),
         "channels": stage.channels,
         "reduction": stage.reduction,
         "frozen": model.backbone_frozen,

@@ -61,6 +61,7 @@ class CausalClassifier(AttentionClassifier):
         backbone: str = "efficientnet_lite0",
         weights: str = "default",
         freeze_backbone: bool = False,
+        stages: int = 2,
         num_strata: int = 2,
         backdoor: bool = True,
         counterfactual: bool = True,
@@ -70,7 +71,7 @@ class CausalClassifier(AttentionClassifier):
         self.backdoor = backdoor
         self.counterfactual = counterfactual
         self.reweight = reweight
-        super().__init__(num_classes, image_size, backbone, weights, freeze_backbone)
+        super().__init__(num_classes, image_size, backbone, weights, freeze_backbone, stages)
 
     def build_head(self, channels: int) -> None:
         super().build_head(channels)
@@ -97,17 +98,18 @@ class CausalClassifier(AttentionClassifier):
         return torch.sigmoid(self.strength)
 
     def pooled(self, feature_map: torch.Tensor) -> torch.Tensor:
-        """Attention-pooled, causal-strength-weighted features (B, C)."""
-        return self.attention(feature_map).mean(dim=(2, 3)) * self.coefficients()
+        """Attention-pooled, causal-strength-weighted standardized features (B, C)."""
+        return self.attention(self.standardize(feature_map)).mean(dim=(2, 3)) * self.coefficients()
 
     def embed_map(self, feature_map: torch.Tensor) -> torch.Tensor:
         return self.hidden(self.pooled(feature_map))
 
     def confounder_term(self, strata: torch.Tensor | None = None) -> torch.Tensor:
         """``U p_z`` for the given strata (B, K), or the NWGM term ``U sum_z P(z) p_z`` (1, K) when None."""
+        prototypes = self.standardize(self.prototypes[:, :, None, None])[:, :, 0, 0]  # in the head's units
         if strata is None:
-            return self.confound((self.prior @ self.prototypes).unsqueeze(0))
-        return self.confound(self.prototypes[strata])
+            return self.confound((self.prior @ prototypes).unsqueeze(0))
+        return self.confound(prototypes[strata])
 
     def logits(self, embedding: torch.Tensor) -> torch.Tensor:
         """Interventional logits: P(Y | do(X)) up to the softmax."""

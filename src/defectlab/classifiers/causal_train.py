@@ -185,6 +185,7 @@ def train_causal_head(
     _check(model, train_maps, labels, strata, views, view_strata)
     started = time.perf_counter()
     model.set_backbone_frozen(True)
+    model.fit_standardizer(train_maps)
     loss_fn = make_loss(config.loss)
     targets = torch.from_numpy(labels)
     z = torch.from_numpy(strata)

@@ -15,7 +15,7 @@ DROPOUT = 0.3
 
 
 class AttentionClassifier(BackboneClassifier):
-    """Backbone last-stage map, CBAM spatial attention, global average pooling, then
+    """Backbone late-stage maps (standardized per channel), CBAM spatial attention, global average pooling, then
     Dropout(0.3) -> Linear(C, 512) -> ReLU (the 512-d embedding) -> Linear(512, num_classes).
 
     ``attention.last_map`` holds the attention map of the last forward pass.
@@ -30,5 +30,5 @@ class AttentionClassifier(BackboneClassifier):
 
     def embed_map(self, feature_map: torch.Tensor) -> torch.Tensor:
         """512-d embeddings (after the ReLU) from backbone feature maps."""
-        pooled = self.attention(feature_map).mean(dim=(2, 3))
+        pooled = self.attention(self.standardize(feature_map)).mean(dim=(2, 3))
         return self.hidden(pooled)

@@ -123,6 +123,7 @@ def train_on_maps(
         raise DataError("feature maps and labels differ in length")
     started = time.perf_counter()
     model.set_backbone_frozen(True)
+    model.fit_standardizer(train_maps)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         result = _fit(
@@ -190,7 +191,10 @@ def _feeds(
         model.set_backbone_frozen(True)
         train_maps = feature_maps(model, train.images, config.batch_size, progress)
         val_maps = feature_maps(model, val.images, config.batch_size, progress)
+        model.fit_standardizer(train_maps)
         return model.forward_features_map, lambda idx: train_maps[idx], lambda idx: val_maps[idx]
+    if isinstance(model, BackboneClassifier):  # map statistics of the pretrained backbone, kept while fine-tuning
+        model.fit_standardizer(feature_maps(model, train.images, config.batch_size, progress))
     augment = train_pipeline(model.image_size, config.seed)
     train_images, val_images = train.images, val.images
     return (

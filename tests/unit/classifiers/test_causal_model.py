@@ -125,7 +125,7 @@ def test_set_dictionary_loads_prototypes_and_prior_and_checks_the_shape():
     np.testing.assert_array_equal(model.prototypes.numpy(), d.prototypes)
     np.testing.assert_array_equal(model.prior.numpy(), d.prior)
     two = ConfounderDictionary(d.prototypes[:2], np.array([0.5, 0.5], np.float32), ("a", "b"), "given")
-    with pytest.raises(ValueError, match=r"dictionary of shape \(2, 320\), model expects \(3, 320\)"):
+    with pytest.raises(ValueError, match=r"dictionary of shape \(2, 432\), model expects \(3, 432\)"):
         model.set_dictionary(two)
     narrow = ConfounderDictionary(d.prototypes[:, :10], d.prior, d.names, "given")
     with pytest.raises(ValueError, match="model expects"):

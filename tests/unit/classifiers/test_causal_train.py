@@ -421,8 +421,12 @@ def test_selection_with_val_groups_keeps_the_best_independence_accuracy_not_macr
 # ---------------------------------------------------------------- the idea: backdoor vs plain under a spurious nuisance
 
 
+SIGNAL_NOISE = 0.4
+"""Channel 0 alone classifies at best Phi(0.5 / 0.4) = 0.89: the planted nuisance (channel 1) is the easier cue."""
+
+
 def planted(n: int, agree: float, seed: int, channels: int, balanced: bool = False):
-    """Maps (n, C, 2, 2): channel 0 = y + N(0, 0.25), channel 1 = 3 z + N(0, 0.1); z agrees with y w.p. ``agree``."""
+    """Maps (n, C, 2, 2): channel 0 = y + N(0, SIGNAL_NOISE), channel 1 = 3 z + N(0, 0.1); z agrees with y w.p. ``agree``."""
     rng = np.random.default_rng(seed)
     if balanced:  # every (y, z) group the same size
         y, z = np.repeat([0, 0, 1, 1], n // 4), np.tile(np.repeat([0, 1], n // 4), 2)
@@ -430,7 +434,7 @@ def planted(n: int, agree: float, seed: int, channels: int, balanced: bool = Fal
         y = rng.integers(0, 2, n)
         z = np.where(rng.random(n) < agree, y, 1 - y)
     maps = np.zeros((len(y), channels, 2, 2), np.float32)
-    maps[:, 0] = (y + rng.normal(0, 0.25, len(y)))[:, None, None]
+    maps[:, 0] = (y + rng.normal(0, SIGNAL_NOISE, len(y)))[:, None, None]
     maps[:, 1] = (3 * z + rng.normal(0, 0.1, len(y)))[:, None, None]
     return torch.from_numpy(maps), y.astype(np.int64), z.astype(np.int64)
 
@@ -454,6 +458,6 @@ def test_backdoor_adjustment_beats_plain_training_on_the_worst_group():
         model.set_dictionary(build_dictionary(pooled, train[2], train[1], ["a", "b"], "given"))
         train_causal_head(model, *train, val[0], val[1], config, CausalConfig(), val_strata=val[2], progress=False)
         worst[name] = worst_group_accuracy(model, *test)
-    # seeds 0-5 gave plain 0.20-0.49 and backdoor 0.91-0.95
-    assert worst["backdoor"] >= 0.85, worst
-    assert worst["backdoor"] - worst["plain"] >= 0.25, worst
+    # seeds 0-3 gave plain 0.50-0.58 and backdoor 0.80-0.88 (the Bayes limit of the signal channel is 0.89)
+    assert worst["backdoor"] >= 0.78, worst
+    assert worst["backdoor"] - worst["plain"] >= 0.2, worst

@@ -12,7 +12,7 @@ from defectlab.errors import ConfigError
 from _classifier_data import IMAGE_SIZE
 
 
-@pytest.mark.parametrize(("kind", "embedding_dim"), [("smallcnn", 128), ("finetune", 320), ("attention", 512)])
+@pytest.mark.parametrize(("kind", "embedding_dim"), [("smallcnn", 128), ("finetune", 432), ("attention", 512)])
 def test_every_kind_shares_the_interface(kind, embedding_dim, train_set):
     model = build_classifier(kind, 3, image_size=IMAGE_SIZE, weights="random").eval()
     assert model.kind == kind and model.num_classes == 3 and isinstance(model, CLASSIFIERS[kind])
@@ -26,9 +26,11 @@ def test_every_kind_shares_the_interface(kind, embedding_dim, train_set):
 
 def test_finetune_is_backbone_pool_linear():
     model = FinetuneClassifier(4, image_size=IMAGE_SIZE, weights="random")
-    assert isinstance(model.final, torch.nn.Linear) and model.final.in_features == 320
-    feature_map = torch.randn(2, 320, 2, 2)
-    torch.testing.assert_close(model.forward_features_map(feature_map), model.final(feature_map.mean(dim=(2, 3))))
+    assert isinstance(model.final, torch.nn.Linear) and model.final.in_features == 432
+    feature_map = torch.randn(2, 432, 2, 2)
+    model.fit_standardizer(feature_map * 2 + 1)
+    standardized = (feature_map - model.standardize.mean.view(1, -1, 1, 1)) / model.standardize.std.view(1, -1, 1, 1)
+    torch.testing.assert_close(model.forward_features_map(feature_map), model.final(standardized.mean(dim=(2, 3))))
 
 
 def test_small_cnn_blocks_and_config():

@@ -39,8 +39,8 @@ def test_manifest_describes_the_model(tmp_path):
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["format_version"] == FORMAT_VERSION and manifest["kind"] == "classifier"
     assert manifest["model"] == {"kind": "attention", "config": model.config()}
-    assert manifest["backbone"] == {"name": "efficientnet_lite0", "weights": "random", "layer": "blocks.6",
-                                    "channels": 320, "reduction": 32, "frozen": False}
+    assert manifest["backbone"] == {"name": "efficientnet_lite0", "weights": "random", "layers": ["blocks.4", "blocks.6"],
+                                    "channels": 432, "reduction": 32, "frozen": False}
     assert manifest["image_size"] == IMAGE_SIZE and manifest["class_names"] == list(NAMES)
     assert manifest["normalization"] == {"mean": [0.5] * 3, "std": [0.5] * 3}
     assert {"torch", "timm", "defectlab"} <= set(manifest["versions"])

@@ -38,7 +38,7 @@ def test_forward_embed_and_cached_feature_path_agree(model, batch):
     assert logits.shape == (4, 3)
     assert embedding.shape == (4, EMBEDDING_DIM) and bool((embedding >= 0).all())  # after the ReLU
     assert feature_map.shape == (4, model.backbone.channels, IMAGE_SIZE // 32, IMAGE_SIZE // 32)
-    assert model.backbone.channels == 320 and model.backbone.layer == "blocks.6"
+    assert model.backbone.channels == 112 + 320 and model.backbone.layers == ("blocks.4", "blocks.6")
     torch.testing.assert_close(from_map, logits)
     torch.testing.assert_close(model.final(embedding), logits)
     assert model.attention.last_map is not None and model.attention.last_map.shape == (4, 1, 2, 2)
@@ -48,7 +48,7 @@ def test_head_layout():
     head = AttentionClassifier(2, image_size=IMAGE_SIZE, weights="random")
     dropout, linear, relu = head.hidden
     assert isinstance(dropout, torch.nn.Dropout) and dropout.p == 0.3
-    assert (linear.in_features, linear.out_features) == (320, EMBEDDING_DIM) and isinstance(relu, torch.nn.ReLU)
+    assert (linear.in_features, linear.out_features) == (432, EMBEDDING_DIM) and isinstance(relu, torch.nn.ReLU)
     assert (head.final.in_features, head.final.out_features) == (EMBEDDING_DIM, 2)
 
 
@@ -76,7 +76,7 @@ def test_backbone_batch_norm_statistics_stay_fixed_in_training(batch):
 def test_config_round_trip(model):
     config = model.config()
     assert config == {"num_classes": 3, "image_size": IMAGE_SIZE, "backbone": "efficientnet_lite0",
-                      "weights": "random", "freeze_backbone": False}
+                      "weights": "random", "freeze_backbone": False, "stages": 2}
     rebuilt = AttentionClassifier.from_config(config)
     assert rebuilt.config() == config
     assert rebuilt.state_dict().keys() == model.state_dict().keys()
@@ -91,3 +91,6 @@ def test_bad_construction():
         AttentionClassifier(2, backbone="vgg", weights="random")
     with pytest.raises(ModelError, match="resnet50 needs a local weights file"):
         AttentionClassifier(2, backbone="resnet50")
+    with pytest.raises(ConfigError, match="has 5 feature stages; cannot keep the last 6"):
+        AttentionClassifier(2, image_size=IMAGE_SIZE, weights="random", stages=6)
+

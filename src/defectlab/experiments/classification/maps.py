@@ -1,9 +1,9 @@
 """Frozen-backbone feature maps for the classifiers, cached on disk like the detectors' features.
 
-Every backbone classifier of the study sees the same frozen last-stage maps, so they are
+Every backbone classifier of the study sees the same frozen late-stage maps, so they are
 computed once per image (clean, corrupted, counterfactual views) and stored in the
 :class:`~defectlab.backbones.cache.FeatureCache` under a key naming the backbone, its weights
-and the input size.
+the input size and the number of stages.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ class MapConfig:
     backbone: str
     weights: str
     image_size: int
-    kind: str = "classifier-last-stage"
+    stages: int
+    kind: str = "classifier-late-stages"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -38,7 +39,7 @@ class MapSource:
 
     def __init__(self, model: BackboneClassifier, cache: FeatureCache | None = None, batch_size: int = 32) -> None:
         self.model = model
-        self.config = MapConfig(model.backbone_name, model.weights, model.image_size)
+        self.config = MapConfig(model.backbone_name, model.weights, model.image_size, model.stages)
         self.cache = cache
         self.batch_size = batch_size
 

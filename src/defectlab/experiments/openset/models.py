@@ -2,7 +2,7 @@
 
 Every image's backbone outputs are computed once (and cached on disk): the detectors'
 multi-layer patch features (stage 1 and the localized stage 2 read the same ones) and the
-classifier's last-stage maps.
+classifier's late-stage maps.
 """
 
 from __future__ import annotations
