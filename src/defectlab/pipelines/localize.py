@@ -1,14 +1,15 @@
-"""Localize before classifying: embeddings and crops guided by a stage-1 anomaly map.
+"""Localize before classifying: embeddings guided by a stage-1 anomaly map.
 
 Features pooled over the whole image mix a small defect with a large background; pooled over the
 defect's own region they describe the defect. Without a mask at inference time, the stage-1
-anomaly map stands in for it:
+anomaly map stands in for it: :func:`anomaly_weighted_embedding` averages the patch features with
+weights from the anomaly map (its part above the per-image ``quantile``, i.e. the hottest region),
+next to the whole-image average, so the classifier sees the defect and its context.
 
-- :func:`anomaly_weighted_embedding`: patch features averaged with weights from the anomaly map
-  (its part above the per-image ``quantile``, i.e. the hottest region), next to the whole-image
-  average, so the classifier sees the defect and its context.
-- :func:`peak_crop`: the square window of side ``fraction`` x the image around the map's peak,
-  for a classifier that takes images.
+A crop around the map's peak, re-embedded at full input size, was measured and not kept: on
+synthetic steel split A (300 images per class) it gave closed-set accuracy 0.900 and MSP AUROC
+0.646 (crop of half the side; 0.889 / 0.630 at 0.35) against 0.922 / 0.749 for the pooling here.
+Images carry several defects, and the crop keeps one and loses the rest.
 """
 
 from __future__ import annotations
@@ -48,20 +49,3 @@ def anomaly_weighted_embedding(features: torch.Tensor, maps: torch.Tensor, quant
     weights = region_weights(small, quantile)
     local = torch.einsum("nchw,nhw->nc", features.float(), weights)
     return torch.cat([local, features.float().mean(dim=(2, 3))], dim=1).numpy()
-
-
-def peak_crop(image: np.ndarray, anomaly_map: np.ndarray, fraction: float = 0.5) -> np.ndarray:
-    """The square window of side ``fraction`` x min(H, W) centred on the map's peak, kept inside the image.
-
-    ``anomaly_map`` may have any resolution; the peak is located in image coordinates.
-    """
-    if not 0.0 < fraction <= 1.0:
-        raise ConfigError(f"crop fraction must be in (0, 1], got {fraction}")
-    height, width = image.shape[:2]
-    map_h, map_w = anomaly_map.shape
-    row, col = np.unravel_index(int(np.argmax(anomaly_map)), anomaly_map.shape)
-    centre_y, centre_x = (row + 0.5) * height / map_h, (col + 0.5) * width / map_w
-    side = max(1, int(round(fraction * min(height, width))))
-    top = int(np.clip(round(centre_y - side / 2), 0, height - side))
-    left = int(np.clip(round(centre_x - side / 2), 0, width - side))
-    return np.ascontiguousarray(image[top : top + side, left : left + side])

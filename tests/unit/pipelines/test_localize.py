@@ -1,4 +1,4 @@
-"""Localization helpers: region weights, anomaly-weighted pooling, peak crops."""
+"""Localization helpers: region weights and anomaly-weighted pooling."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from defectlab.errors import ConfigError, DataError
-from defectlab.pipelines.localize import anomaly_weighted_embedding, peak_crop, region_weights
+from defectlab.pipelines.localize import anomaly_weighted_embedding, region_weights
 
 
 def test_region_weights_keep_the_hot_region() -> None:
@@ -36,22 +36,8 @@ def test_weighted_embedding_matches_a_direct_average() -> None:
     np.testing.assert_allclose(embedding[:, 3:], features.mean(dim=(2, 3)).numpy(), rtol=1e-5)
 
 
-def test_peak_crop_centres_on_the_peak_and_stays_inside() -> None:
-    image = np.arange(100 * 80 * 3, dtype=np.uint32).reshape(100, 80, 3).astype(np.uint8)
-    anomaly_map = np.zeros((10, 8))
-    anomaly_map[5, 4] = 1.0  # centre of cell (5, 4) in image coordinates: (55, 45)
-    crop = peak_crop(image, anomaly_map, fraction=0.5)
-    assert crop.shape == (40, 40, 3)
-    np.testing.assert_array_equal(crop, image[35:75, 25:65])
-    anomaly_map[:] = 0
-    anomaly_map[0, 0] = 1.0  # at the corner: the window is pushed inside
-    np.testing.assert_array_equal(peak_crop(image, anomaly_map, 0.5), image[0:40, 0:40])
-
-
 def test_bad_input() -> None:
     with pytest.raises(ConfigError):
         region_weights(torch.ones(1, 2, 2), quantile=1.0)
     with pytest.raises(DataError, match="expected"):
         anomaly_weighted_embedding(torch.ones(2, 3, 4, 4), torch.ones(1, 8, 8))
-    with pytest.raises(ConfigError):
-        peak_crop(np.zeros((4, 4, 3), np.uint8), np.zeros((2, 2)), fraction=0)
