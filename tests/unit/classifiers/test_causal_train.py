@@ -284,9 +284,9 @@ QUICK = TrainConfig(epochs=2, batch_size=8, lr=1e-3, patience=2, seed=0, loss="c
         ({"strata": np.zeros(13, np.int64)}, "13 strata"),
         ({"strata": np.full(12, 2, np.int64)}, r"strata must be in 0\.\.1"),
         ({"strata": np.full(12, -1, np.int64)}, r"strata must be in 0\.\.1"),
-        ({"views": torch.zeros(12, 2, 320, 2)}, "views of shape"),
-        ({"views": torch.zeros(11, 2, 320, 2, 2)}, "views of shape"),
-        ({"views": torch.zeros(12, 2, 320, 3, 3)}, "views of shape"),
+        ({"views": torch.zeros(12, 2, 432, 2)}, "views of shape"),
+        ({"views": torch.zeros(11, 2, 432, 2, 2)}, "views of shape"),
+        ({"views": torch.zeros(12, 2, 432, 3, 3)}, "views of shape"),
     ],
 )
 def test_train_causal_head_checks_its_inputs(change, match):
