@@ -9,6 +9,8 @@ from typing import Optional
 
 import typer
 
+from defectlab.cli import service, studies
+from defectlab.cli.options import use_threads
 from defectlab.errors import DefectLabError
 
 app = typer.Typer(
@@ -29,14 +31,6 @@ def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks
 
 def _split_csv(value: Optional[str]) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
-
-
-def _use_threads(threads: Optional[int]) -> None:
-    """Limit torch to ``threads`` CPU threads for the rest of the command (None: torch's default)."""
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
 
 
 def _is_classifier(bundle_dir: Path) -> bool:
@@ -138,7 +132,7 @@ def fit_router(
     from defectlab.cli.routed import RouterRequest, fit_router_bundle, parse_detectors
     from defectlab.experiments.workflow import FitOptions
 
-    _use_threads(threads)
+    use_threads(threads)
     params = {"seed": seed}
     options = FitOptions(detector=detector, detector_params=params, threshold=threshold, seed=seed, num_threads=threads,
                          features=FeatureConfig(backbone, image_size=image_size, weights=weights))
@@ -172,7 +166,7 @@ def fit_openset(
     from defectlab.experiments.openset.bundle_jobs import fit_openset_bundle, openset_config
     from defectlab.experiments.openset.config import ClassifierConfig, DataConfig
 
-    _use_threads(threads)
+    use_threads(threads)
     config = openset_config(DataConfig(fmt, data, category, good), _split_csv(known), out.name, image_size=image_size,
                             weights=weights, seed=seed, classifier=ClassifierConfig(image_size=image_size, epochs=epochs))
     bundle = fit_openset_bundle(config, out, FeatureCache(default_cache_dir()), typer.echo)
@@ -197,7 +191,7 @@ def evaluate_openset(
     from defectlab.fileio import atomic_write_json as write_json
     from defectlab.experiments.openset.config import DataConfig
 
-    _use_threads(threads)
+    use_threads(threads)
     given = None if data is None and fmt is None else DataConfig(fmt or "folder", data, category, good)
     summary = evaluate_openset_bundle(bundle_dir, given, FeatureCache(default_cache_dir()))
     if json_out:
@@ -237,14 +231,14 @@ def evaluate(
     if _is_classifier(bundle_dir):
         from defectlab.cli.classifier_eval import classifier_table, evaluate_classifier_dir
 
-        _use_threads(threads)
+        use_threads(threads)
         typer.echo(classifier_table(evaluate_classifier_dir(bundle_dir, data, category, fmt, split, json_out)))
         return
     if _is_routed(bundle_dir):
         from defectlab.cli.routed import evaluate_routed_dir
         from defectlab.fileio import atomic_write_json as write_json
 
-        _use_threads(threads)
+        use_threads(threads)
         summary = evaluate_routed_dir(bundle_dir, data, fmt)
         if json_out:
             write_json(json_out, summary)
@@ -281,7 +275,7 @@ def score(
     from defectlab.cli.scoring import CLASSES_JSON, classify_paths, score_paths, write_classes_json
 
     if _is_classifier(bundle_dir):
-        _use_threads(threads)
+        use_threads(threads)
         classified = classify_paths(bundle_dir, inputs)
         written = write_classes_json(classified, out / CLASSES_JSON)
         _echo_classes(classified)
@@ -291,7 +285,7 @@ def score(
         from defectlab.cli.routed import score_routed_paths
         from defectlab.cli.scoring import collect_images
 
-        _use_threads(threads)
+        use_threads(threads)
         rows = score_routed_paths(bundle_dir, collect_images(inputs), out)
         unknown = sum(r["decision"] == "unknown category" for r in rows)
         flagged = sum(r["decision"] == "anomalous" for r in rows)
@@ -470,141 +464,10 @@ def info(bundle_dir: Optional[Path] = typer.Argument(None, metavar="BUNDLE", hel
     typer.echo("versions: " + ", ".join(f"{k} {v}" for k, v in library_versions().items()))
 
 
-@app.command()
-def run(
-    config: Path = typer.Argument(..., metavar="CONFIG", help="Job config (YAML), e.g. configs/elpv.yaml."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute features instead of using the cache."),
-) -> None:
-    """Run a configured job: `job: detection` (the main job, configs/elpv.yaml), `job: robustness`
-    (clean -> shifted -> adapted, configs/robustness.yaml), `job: classification` (baselines vs the
-    causal classifier, configs/classification.yaml) or `job: openset` (one known/unknown split:
-    one-stage open-set recognition vs the anomaly-gated cascade, configs/openset_*.yaml)."""
-    from defectlab.experiments.config import load_job_config
-    from defectlab.backbones.cache import FeatureCache, default_cache_dir
-    from defectlab.experiments import robustness
-    from defectlab.experiments.detection_job import run_detection_job
-    from defectlab.report.tables import text_table
-
-    kind, raw = robustness.read_job_kind(config)
-    if kind == "router":
-        from defectlab.experiments.router_study.config import load_router_config
-        from defectlab.experiments.router_study.runner import run_router_job
-
-        router_cfg = load_router_config(config, raw)
-        run_router_job(router_cfg, log=typer.echo, cache=None if no_cache else FeatureCache(default_cache_dir()))
-        typer.echo(f"report: {router_cfg.output / 'report.html'}")
-        return
-    if kind == "openset":
-        from defectlab.experiments.openset.config import load_openset_config
-        from defectlab.experiments.openset.runner import run_openset_job
-
-        ocfg = load_openset_config(config, raw)
-        run_openset_job(ocfg, log=typer.echo, cache=None if no_cache else FeatureCache(default_cache_dir()))
-        typer.echo(f"results: {ocfg.split_dir / 'metrics.json'}; summary: {ocfg.output / 'summary.csv'}")
-        return
-    if kind == "classification":
-        from defectlab.experiments.classification.config import load_classification_config
-        from defectlab.experiments.classification.runner import run_classification_job
-
-        ccfg = load_classification_config(config, raw)
-        run_classification_job(ccfg, log=typer.echo, cache=None if no_cache else FeatureCache(default_cache_dir()))
-        typer.echo(f"report: {ccfg.output / 'report.html'}")
-        return
-    if kind == "robustness":
-        rcfg = robustness.load_robustness_config(config, raw)
-        cache = None if no_cache else FeatureCache(default_cache_dir())
-        study = robustness.run_robustness_job(rcfg, log=typer.echo, cache=cache)
-        typer.echo(robustness.text_table(study))
-        typer.echo(f"report: {rcfg.output / 'report.html'}")
-        return
-    cfg = load_job_config(config)
-    if no_cache:
-        cfg.cache = False
-    results = run_detection_job(cfg, log=typer.echo)
-    typer.echo(text_table(results))
-    typer.echo(f"report: {cfg.output / 'report.html'}")
-
-
-@app.command()
-def report(
-    results_dir: Path = typer.Argument(..., metavar="RESULTS_DIR", help="Study results directory (holds results.json)."),
-) -> None:
-    """Rebuild a study's report (report.html, summary.md, plots/, tables/) from its saved results:
-    a robustness, classification or router study (results.json), or one open-set split (metrics.json)."""
-    from defectlab.report.classification_report import is_classification_results, write_classification_report
-    from defectlab.report.openset_report import write_openset_report
-    from defectlab.report.robustness_report import write_robustness_report
-    from defectlab.report.router_report import is_router_results, write_router_report
-
-    if is_classification_results(results_dir):
-        typer.echo(write_classification_report(results_dir))
-    elif is_router_results(results_dir):
-        typer.echo(write_router_report(results_dir))
-    elif (results_dir / "metrics.json").is_file() and not (results_dir / "results.json").is_file():
-        typer.echo(write_openset_report(results_dir))
-    else:
-        typer.echo(write_robustness_report(results_dir))
-
-
-def _service_settings(max_upload_mb: float, max_pixels: int, workers: int, threads: Optional[int]):
-    from defectlab.errors import ConfigError
-    from defectlab.serve.limits import MB, ServiceSettings
-
-    if max_upload_mb <= 0 or max_pixels <= 0 or workers < 1:
-        raise ConfigError("--max-upload-mb and --max-pixels must be positive and --workers at least 1")
-    _use_threads(threads)
-    return ServiceSettings.from_env(max_upload_bytes=int(max_upload_mb * MB), max_pixels=max_pixels, workers=workers)
-
-
-_HOST = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for every interface).")
-_MAX_MB = typer.Option(20.0, "--max-upload-mb", help="Largest request body in MB; bigger uploads get 413.")
-_MAX_PIXELS = typer.Option(40_000_000, "--max-pixels", help="Largest decoded image (width x height); bigger get 413.")
-_WORKERS = typer.Option(2, "--workers", help="Threads that run the model; further requests wait (503 past 64 waiting).")
-_THREADS = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice).")
-_EXAMPLES = typer.Option(None, "--examples", help="Folder of example images for the UI (ELPV bundles bring their own).")
-
-
-@app.command()
-def serve(
-    bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Detector or classifier bundle to serve."),
-    host: str = _HOST,
-    port: int = typer.Option(8000, "--port", help="TCP port."),
-    no_ui: bool = typer.Option(False, "--no-ui", help="Serve the API only, without the browser UI at /ui."),
-    max_upload_mb: float = _MAX_MB,
-    max_pixels: int = _MAX_PIXELS,
-    workers: int = _WORKERS,
-    threads: Optional[int] = _THREADS,
-    examples: Optional[Path] = _EXAMPLES,
-) -> None:
-    """Serve a bundle over HTTP: GET /health, GET /v1/model, POST /v1/predict (multipart field `file`),
-    POST /v1/predict/batch (fields `files`), OpenAPI docs at /docs, the browser UI at /ui.
-    Set DEFECTLAB_API_KEY to require that key in the X-API-Key header (and as the UI's password)."""
-    from defectlab.serve.server import build_service, run as run_server
-
-    settings = _service_settings(max_upload_mb, max_pixels, workers, threads)
-    service = build_service(bundle_dir, settings, ui=not no_ui, examples=examples)
-    typer.echo(f"serving {bundle_dir} on http://{host}:{port} (API docs /docs{'' if no_ui else ', UI /ui'})")
-    run_server(service, host, port)
-
-
-@app.command("app")
-def app_cmd(
-    bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Detector or classifier bundle to inspect with."),
-    host: str = _HOST,
-    port: int = typer.Option(7860, "--port", help="TCP port."),
-    max_upload_mb: float = _MAX_MB,
-    max_pixels: int = _MAX_PIXELS,
-    workers: int = _WORKERS,
-    threads: Optional[int] = _THREADS,
-    examples: Optional[Path] = _EXAMPLES,
-) -> None:
-    """The browser UI alone (no REST API): upload an image, see the verdict, heatmap and overlay."""
-    from defectlab.serve.server import build_ui_app, run as run_server
-
-    settings = _service_settings(max_upload_mb, max_pixels, workers, threads)
-    service = build_ui_app(bundle_dir, settings, examples)
-    typer.echo(f"UI for {bundle_dir} on http://{host}:{port}/")
-    run_server(service, host, port)
+app.command()(studies.run)
+app.command()(studies.report)
+app.command()(service.serve)
+app.command("app")(service.app_cmd)
 
 
 def entry() -> None:

@@ -1,0 +1,69 @@
+"""`defectlab serve` (REST API and browser UI) and `defectlab app` (the browser UI alone)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from defectlab.cli.options import use_threads
+
+
+def _service_settings(max_upload_mb: float, max_pixels: int, workers: int, threads: Optional[int]):
+    from defectlab.errors import ConfigError
+    from defectlab.serve.limits import MB, ServiceSettings
+
+    if max_upload_mb <= 0 or max_pixels <= 0 or workers < 1:
+        raise ConfigError("--max-upload-mb and --max-pixels must be positive and --workers at least 1")
+    use_threads(threads)
+    return ServiceSettings.from_env(max_upload_bytes=int(max_upload_mb * MB), max_pixels=max_pixels, workers=workers)
+
+
+_HOST = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for every interface).")
+_MAX_MB = typer.Option(20.0, "--max-upload-mb", help="Largest request body in MB; bigger uploads get 413.")
+_MAX_PIXELS = typer.Option(40_000_000, "--max-pixels", help="Largest decoded image (width x height); bigger get 413.")
+_WORKERS = typer.Option(2, "--workers", help="Threads that run the model; further requests wait (503 past 64 waiting).")
+_THREADS = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice).")
+_EXAMPLES = typer.Option(None, "--examples", help="Folder of example images for the UI (ELPV bundles bring their own).")
+
+
+def serve(
+    bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Detector or classifier bundle to serve."),
+    host: str = _HOST,
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+    no_ui: bool = typer.Option(False, "--no-ui", help="Serve the API only, without the browser UI at /ui."),
+    max_upload_mb: float = _MAX_MB,
+    max_pixels: int = _MAX_PIXELS,
+    workers: int = _WORKERS,
+    threads: Optional[int] = _THREADS,
+    examples: Optional[Path] = _EXAMPLES,
+) -> None:
+    """Serve a bundle over HTTP: GET /health, GET /v1/model, POST /v1/predict (multipart field `file`),
+    POST /v1/predict/batch (fields `files`), OpenAPI docs at /docs, the browser UI at /ui.
+    Set DEFECTLAB_API_KEY to require that key in the X-API-Key header (and as the UI's password)."""
+    from defectlab.serve.server import build_service, run as run_server
+
+    settings = _service_settings(max_upload_mb, max_pixels, workers, threads)
+    service = build_service(bundle_dir, settings, ui=not no_ui, examples=examples)
+    typer.echo(f"serving {bundle_dir} on http://{host}:{port} (API docs /docs{'' if no_ui else ', UI /ui'})")
+    run_server(service, host, port)
+
+
+def app_cmd(
+    bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Detector or classifier bundle to inspect with."),
+    host: str = _HOST,
+    port: int = typer.Option(7860, "--port", help="TCP port."),
+    max_upload_mb: float = _MAX_MB,
+    max_pixels: int = _MAX_PIXELS,
+    workers: int = _WORKERS,
+    threads: Optional[int] = _THREADS,
+    examples: Optional[Path] = _EXAMPLES,
+) -> None:
+    """The browser UI alone (no REST API): upload an image, see the verdict, heatmap and overlay."""
+    from defectlab.serve.server import build_ui_app, run as run_server
+
+    settings = _service_settings(max_upload_mb, max_pixels, workers, threads)
+    service = build_ui_app(bundle_dir, settings, examples)
+    typer.echo(f"UI for {bundle_dir} on http://{host}:{port}/")
+    run_server(service, host, port)
