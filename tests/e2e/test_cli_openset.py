@@ -53,6 +53,8 @@ def test_fit_and_evaluate_openset(folder_tree: Path, env, tmp_path: Path) -> Non
                                                      "fpr_at_95_tpr", "macro_f1_with_unknown"))
     info = json.loads(run_cli(["info", out], env, tmp_path).stdout)
     assert info["kind"] == "openset" and info["known"] == ["scratch", "crack", "spot"]
+    assert info["localized"]["region_model"] is False  # a folder tree without masks/: the anomaly map alone
+    assert "the anomaly map alone localizes" in fit.stdout
 
 
 def test_bad_openset_requests(folder_tree: Path, env, tmp_path: Path) -> None:

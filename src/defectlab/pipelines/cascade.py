@@ -4,7 +4,9 @@ Stage 1 is any detector bundle fitted on defect-free images, its threshold set s
 ``accept`` of held-out normal images passes (the ``quantile`` calibration). Stage 2 is an
 open-set classifier over the images stage 1 flags, fed either the whole image (the classifier's
 own embeddings) or the stage-1 anomaly map's region (:class:`LocalizedStage2`: the stage-1 patch
-features pooled with anomaly weights, a linear head, and an open-set head over them).
+features pooled with anomaly weights, a linear head, and an open-set head over them). Given a
+:class:`~defectlab.pipelines.localize.DefectRegionModel` (learned where the known classes have
+masks), the weights are its defect probability times the anomaly map.
 
 Outcomes: ``no_defect`` (stage 1 passes it), a known class, or ``unknown_defect``. Where a test
 set has no defect-free images (NEU), ``ignore_no_defect`` sends every image to stage 2.
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 
 from defectlab.errors import DataError
-from defectlab.pipelines.localize import anomaly_weighted_embedding
+from defectlab.pipelines.localize import DefectRegionModel, anomaly_weighted_embedding
 from defectlab.pipelines.openset import UNKNOWN, LinearHead, OpenSetHead
 
 NO_DEFECT = "no_defect"
@@ -54,9 +56,13 @@ class LocalizedStage2:
     accept: float = 0.95
     quantile: float = 0.9
     seed: int = 42
+    region: DefectRegionModel | None = None
 
     def embed(self, features: torch.Tensor, patch_maps: torch.Tensor) -> np.ndarray:
-        """Anomaly-weighted embeddings of (N, C, h, w) features under (N, h, w) stage-1 patch maps."""
+        """Region-weighted embeddings of (N, C, h, w) features under (N, h, w) stage-1 patch maps
+        (times the region model's defect probability when there is one)."""
+        if self.region is not None:
+            patch_maps = patch_maps.float() * self.region.probabilities(features)
         return anomaly_weighted_embedding(features, patch_maps, self.quantile)
 
     def fit(

@@ -6,6 +6,15 @@ anomaly map stands in for it: :func:`anomaly_weighted_embedding` averages the pa
 weights from the anomaly map (its part above the per-image ``quantile``, i.e. the hottest region),
 next to the whole-image average, so the classifier sees the defect and its context.
 
+Where the known defect images come with masks, :class:`DefectRegionModel` learns which patches
+look like defect rather than background (a patch-level logistic regression: patches inside the
+known classes' masks against background patches of the same images and of defect-free ones). Its
+probability times the anomaly map is a sharper region than the anomaly map alone, which also
+responds to irregular texture. Measured on the synthetic steel splits (300 images per class, the
+localized cascade's heads): closed-set accuracy A 0.922 -> 0.961, B 0.906 -> 0.978, C 0.967 ->
+0.989; best known-vs-unknown AUROC 0.752 -> 0.800, 0.828 -> 0.855, 0.834 -> 0.844. Defect
+"look" is shared across types, so the region model also finds unknown types' regions.
+
 A crop around the map's peak, re-embedded at full input size, was measured and not kept: on
 synthetic steel split A (300 images per class) it gave closed-set accuracy 0.900 and MSP AUROC
 0.646 (crop of half the side; 0.889 / 0.630 at 0.35) against 0.922 / 0.749 for the pooling here.
@@ -14,11 +23,15 @@ Images carry several defects, and the crop keeps one and loses the rest.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from defectlab.errors import ConfigError, DataError
+from sklearn.linear_model import LogisticRegression
+
+from defectlab.errors import ConfigError, DataError, NotFittedError
 
 
 def region_weights(maps: torch.Tensor, quantile: float = 0.9) -> torch.Tensor:
@@ -49,3 +62,63 @@ def anomaly_weighted_embedding(features: torch.Tensor, maps: torch.Tensor, quant
     weights = region_weights(small, quantile)
     local = torch.einsum("nchw,nhw->nc", features.float(), weights)
     return torch.cat([local, features.float().mean(dim=(2, 3))], dim=1).numpy()
+
+
+def _patch_rows(features: torch.Tensor) -> np.ndarray:
+    """(N * h * w, C) rows of (N, C, h, w) patch features."""
+    return features.float().permute(0, 2, 3, 1).reshape(-1, features.shape[1]).numpy().astype(np.float64)
+
+
+@dataclass
+class DefectRegionModel:
+    """P(defect | patch features): where in an image the defect is, learned from known classes' masks.
+
+    Positive patches: mask coverage above one half; negative: no coverage, from the same defect
+    images and from defect-free images, at most ``max_negatives`` of each (seeded draw). A
+    standardized, class-balanced logistic regression with inverse regularization ``regularization``.
+    """
+
+    regularization: float = 0.1
+    max_negatives: int = 20_000
+    seed: int = 42
+
+    def fit(self, defect_features: torch.Tensor, masks: torch.Tensor, normal_features: torch.Tensor) -> DefectRegionModel:
+        """``defect_features`` (N, C, h, w) with their (N, H, W) masks; ``normal_features`` (M, C, h, w)."""
+        if defect_features.ndim != 4 or masks.ndim != 3 or len(masks) != len(defect_features):
+            raise DataError(f"expected (N, C, h, w) features and (N, H, W) masks, got {tuple(defect_features.shape)} "
+                            f"and {tuple(masks.shape)}")
+        if normal_features.ndim != 4 or normal_features.shape[1] != defect_features.shape[1]:
+            raise DataError(f"normal features {tuple(normal_features.shape)} do not match {tuple(defect_features.shape)}")
+        coverage = F.adaptive_avg_pool2d(masks[:, None].float(), defect_features.shape[-2:])[:, 0].reshape(-1).numpy()
+        rows = _patch_rows(defect_features)
+        positives = rows[coverage > 0.5]
+        if len(positives) == 0:
+            raise DataError("no patch is more than half inside a defect mask: cannot learn defect regions")
+        rng = np.random.default_rng(self.seed)
+
+        def draw(x: np.ndarray) -> np.ndarray:
+            return x[rng.choice(len(x), min(len(x), self.max_negatives), replace=False)]
+
+        negatives = np.concatenate([draw(rows[coverage == 0]), draw(_patch_rows(normal_features))])
+        x = np.concatenate([positives, negatives])
+        self.mean_, self.std_ = x.mean(axis=0), x.std(axis=0) + 1e-6
+        model = LogisticRegression(C=self.regularization, max_iter=2000, class_weight="balanced", random_state=self.seed)
+        model.fit((x - self.mean_) / self.std_, np.r_[np.ones(len(positives)), np.zeros(len(negatives))])
+        self.coef_, self.intercept_ = model.coef_[0], float(model.intercept_[0])
+        return self
+
+    def probabilities(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, h, w) defect probability of every patch of (N, C, h, w) features."""
+        if not hasattr(self, "coef_"):
+            raise NotFittedError("the defect region model is not fitted: call fit() first")
+        n, _, h, w = features.shape
+        logits = ((_patch_rows(features) - self.mean_) / self.std_) @ self.coef_ + self.intercept_
+        return torch.from_numpy(1.0 / (1.0 + np.exp(-logits))).float().view(n, h, w)
+
+    def state_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}{k}": np.atleast_1d(getattr(self, f"{k}_")) for k in ("mean", "std", "coef", "intercept")}
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray], prefix: str) -> DefectRegionModel:
+        self.mean_, self.std_, self.coef_ = (arrays[f"{prefix}{k}"] for k in ("mean", "std", "coef"))
+        self.intercept_ = float(arrays[f"{prefix}intercept"][0])
+        return self

@@ -35,6 +35,7 @@ from defectlab.classifiers.bundle import ClassifierBundle, load_classifier_bundl
 from defectlab.errors import ModelError
 from defectlab.fileio import atomic_write_directory, jsonable
 from defectlab.pipelines.cascade import LocalizedStage2
+from defectlab.pipelines.localize import DefectRegionModel
 from defectlab.pipelines.openset import LinearHead, OpenSetHead
 
 HEADS = "heads.safetensors"
@@ -68,12 +69,15 @@ def save_openset_bundle(path: str | os.PathLike[str], bundle: OpenSetBundle, tra
         "whole": {"thresholds": whole.thresholds, "kappa": whole.kappa,
                   "covariance": whole.scorers["mahalanobis"].covariance_estimator},
         "localized": {"thresholds": localized.head.thresholds, "kappa": localized.head.kappa, "quantile": localized.quantile,
-                      "covariance": localized.head.scorers["mahalanobis"].covariance_estimator, "seed": localized.seed},
+                      "covariance": localized.head.scorers["mahalanobis"].covariance_estimator, "seed": localized.seed,
+                      "region_model": localized.region is not None},
         "training": training,
         "versions": library_versions(),
     }
     arrays = {**whole.state_arrays("whole."), **localized.head.state_arrays("localized."),
               **localized.linear.state_arrays("linear.")}
+    if localized.region is not None:
+        arrays.update(localized.region.state_arrays("region."))
 
     def write(folder: Path) -> None:
         save_bundle(folder / "stage1", bundle.stage1)
@@ -107,7 +111,8 @@ def load_openset_bundle(path: str | os.PathLike[str]) -> OpenSetBundle:
         whole_info, local_info = manifest["whole"], manifest["localized"]
         whole = OpenSetHead(known, manifest["accept"]).load_state(
             arrays, "whole.", whole_info["thresholds"], whole_info["kappa"], whole_info["covariance"])
-        localized = LocalizedStage2(known, manifest["accept"], local_info["quantile"], local_info["seed"])
+        region = DefectRegionModel().load_state_arrays(arrays, "region.") if local_info["region_model"] else None
+        localized = LocalizedStage2(known, manifest["accept"], local_info["quantile"], local_info["seed"], region)
         localized.head = OpenSetHead(known, manifest["accept"]).load_state(
             arrays, "localized.", local_info["thresholds"], local_info["kappa"], local_info["covariance"])
         localized.linear = LinearHead(seed=local_info["seed"]).load_state_arrays(arrays, "linear.")

@@ -56,6 +56,7 @@ def test_split_runs_end_to_end(dataset: Path, tmp_path: Path) -> None:
             for key in ("closed_set_accuracy", "known_unknown_auroc", "oscr", "fpr_at_95_tpr", "macro_f1_with_unknown"):
                 assert 0.0 <= values[key] <= 1.0
     assert payload["sizes"]["test_normal"] > 0 and payload["stage1_threshold"] > 0
+    assert metrics["localization"] == "learned defect region x anomaly map"  # MVTec data have masks
     outcomes = list(csv.DictReader(open(out / "cascade" / "outcomes.csv")))
     assert {r["truth"] for r in outcomes} == {"scratch", "crack", "spot", "unknown_defect", "no_defect"}
     assert {r["cascade_localized"] for r in outcomes} <= {"scratch", "crack", "spot", "unknown_defect", "no_defect"}

@@ -56,6 +56,8 @@ class OpenSetConfig:
 
     ``image_size`` and ``weights`` ('default', 'random' or a weights file) set the shared backbone
     of the detectors' features; the classifier uses the same weights at ``classifier.image_size``.
+    ``learn_regions``: where every known training defect image has a mask, the localized stage 2
+    weights the anomaly map with a learned defect-region model (otherwise the anomaly map alone).
     """
 
     name: str
@@ -71,6 +73,7 @@ class OpenSetConfig:
     train_fraction: float = 0.6
     val_fraction: float = 0.2
     quantile: float = 0.9
+    learn_regions: bool = True
     seed: int = 42
 
     @property

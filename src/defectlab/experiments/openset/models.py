@@ -28,6 +28,7 @@ from defectlab.experiments.classification.maps import MapSource
 from defectlab.experiments.openset.config import OpenSetConfig
 from defectlab.experiments.openset.data import OpenSetData
 from defectlab.pipelines.cascade import LocalizedStage2
+from defectlab.pipelines.localize import DefectRegionModel
 from defectlab.pipelines.openset import OpenSetHead
 
 
@@ -119,12 +120,29 @@ def fit_models(data: OpenSetData, config: OpenSetConfig, cache: FeatureCache | N
     start = time.perf_counter()
     train_features = backbones.features([s.image for s in data.train])
     val_features = backbones.features([s.image for s in data.val])
-    localized = LocalizedStage2(known, config.accept, config.quantile, config.seed).fit(
+    region = region_model(data, train_features, backbones, config, log)
+    localized = LocalizedStage2(known, config.accept, config.quantile, config.seed, region).fit(
         (train_features, detector.score(train_features)[1]), y_train, (val_features, detector.score(val_features)[1])
     )
     seconds["fit_localized"] = time.perf_counter() - start
     fitted = FittedModels(detector, threshold, classifier, whole, localized, result.history, seconds)
     return fitted, backbones, maps
+
+
+def region_model(data: OpenSetData, train_features: torch.Tensor, backbones: Backbones, config: OpenSetConfig,
+                 log) -> DefectRegionModel | None:
+    """The defect-region model learned from the known training images' masks, or None (switched off,
+    or some image has no mask: the anomaly map alone then weights the region)."""
+    if not config.learn_regions:
+        return None
+    if any(s.mask is None for s in data.train):
+        log(f"[{config.name}] not every known training image has a defect mask: the anomaly map alone localizes")
+        return None
+    masks = torch.from_numpy(np.stack([s.mask for s in data.train]).astype(np.float32))
+    normal = backbones.features([s.image for s in data.good_train])
+    region = DefectRegionModel(seed=config.seed).fit(train_features, masks, normal)
+    log(f"[{config.name}] defect-region model learned from the masks of {len(data.train)} known training images")
+    return region
 
 
 def classifier_outputs(classifier: AttentionClassifier, maps: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

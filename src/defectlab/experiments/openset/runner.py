@@ -80,6 +80,7 @@ def run_openset_job(config: OpenSetConfig, log: Callable[[str], None] = print, c
         "versions": library_versions(),
         "sizes": {"train": len(data.train), "val": len(data.val), "test_defects": len(data.test), "test_normal": len(data.good_test)},
         "stage1_threshold": fitted.stage1_threshold,
+        "localization": "learned defect region x anomaly map" if fitted.localized.region is not None else "anomaly map",
         "covariance": {"whole": fitted.whole.scorers["mahalanobis"].covariance_estimator,
                        "localized": fitted.localized.head.scorers["mahalanobis"].covariance_estimator},
         "results": results,
