@@ -13,46 +13,50 @@ def run(
 ) -> None:
     """Run a configured job: `job: detection` (the main job, configs/elpv.yaml), `job: robustness`
     (clean -> shifted -> adapted, configs/robustness.yaml), `job: classification` (baselines vs the
-    causal classifier, configs/classification.yaml) or `job: openset` (one known/unknown split:
-    one-stage open-set recognition vs the anomaly-gated cascade, configs/openset_*.yaml)."""
-    from defectlab.experiments.config import load_job_config
+    causal classifier, configs/classification.yaml), `job: router` (multi-product inspection,
+    configs/router.yaml) or `job: openset` (one known/unknown split: one-stage open-set
+    recognition vs the anomaly-gated cascade, configs/openset_*.yaml)."""
     from defectlab.backbones.cache import FeatureCache, default_cache_dir
     from defectlab.experiments import robustness
-    from defectlab.experiments.detection_job import run_detection_job
-    from defectlab.report.tables import text_table
 
     kind, raw = robustness.read_job_kind(config)
+    cache = None if no_cache else FeatureCache(default_cache_dir())
     if kind == "router":
         from defectlab.experiments.router_study.config import load_router_config
         from defectlab.experiments.router_study.runner import run_router_job
 
         router_cfg = load_router_config(config, raw)
-        run_router_job(router_cfg, log=typer.echo, cache=None if no_cache else FeatureCache(default_cache_dir()))
+        run_router_job(router_cfg, log=typer.echo, cache=cache)
         typer.echo(f"report: {router_cfg.output / 'report.html'}")
-        return
-    if kind == "openset":
+    elif kind == "openset":
         from defectlab.experiments.openset.config import load_openset_config
         from defectlab.experiments.openset.runner import run_openset_job
 
         ocfg = load_openset_config(config, raw)
-        run_openset_job(ocfg, log=typer.echo, cache=None if no_cache else FeatureCache(default_cache_dir()))
+        run_openset_job(ocfg, log=typer.echo, cache=cache)
         typer.echo(f"results: {ocfg.split_dir / 'metrics.json'}; summary: {ocfg.output / 'summary.csv'}")
-        return
-    if kind == "classification":
+    elif kind == "classification":
         from defectlab.experiments.classification.config import load_classification_config
         from defectlab.experiments.classification.runner import run_classification_job
 
         ccfg = load_classification_config(config, raw)
-        run_classification_job(ccfg, log=typer.echo, cache=None if no_cache else FeatureCache(default_cache_dir()))
+        run_classification_job(ccfg, log=typer.echo, cache=cache)
         typer.echo(f"report: {ccfg.output / 'report.html'}")
-        return
-    if kind == "robustness":
+    elif kind == "robustness":
         rcfg = robustness.load_robustness_config(config, raw)
-        cache = None if no_cache else FeatureCache(default_cache_dir())
         study = robustness.run_robustness_job(rcfg, log=typer.echo, cache=cache)
         typer.echo(robustness.text_table(study))
         typer.echo(f"report: {rcfg.output / 'report.html'}")
-        return
+    else:
+        _run_detection(config, no_cache)
+
+
+def _run_detection(config: Path, no_cache: bool) -> None:
+    """The main job (`job: detection`): its feature cache is a config switch."""
+    from defectlab.experiments.config import load_job_config
+    from defectlab.experiments.detection_job import run_detection_job
+    from defectlab.report.tables import text_table
+
     cfg = load_job_config(config)
     if no_cache:
         cfg.cache = False

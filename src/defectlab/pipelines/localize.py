@@ -29,9 +29,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sklearn.linear_model import LogisticRegression
+from scipy.special import softmax
 
-from defectlab.errors import ConfigError, DataError, NotFittedError
+from defectlab.errors import ConfigError, DataError
+from defectlab.pipelines.openset import LinearHead
 
 
 def region_weights(maps: torch.Tensor, quantile: float = 0.9) -> torch.Tensor:
@@ -75,12 +76,16 @@ class DefectRegionModel:
 
     Positive patches: mask coverage above one half; negative: no coverage, from the same defect
     images and from defect-free images, at most ``max_negatives`` of each (seeded draw). A
-    standardized, class-balanced logistic regression with inverse regularization ``regularization``.
+    standardized, class-balanced logistic regression (:class:`~defectlab.pipelines.openset.LinearHead`)
+    with inverse regularization ``regularization``.
     """
 
     regularization: float = 0.1
     max_negatives: int = 20_000
     seed: int = 42
+
+    def __post_init__(self) -> None:
+        self.head = LinearHead(self.regularization, self.seed, balanced=True)
 
     def fit(self, defect_features: torch.Tensor, masks: torch.Tensor, normal_features: torch.Tensor) -> DefectRegionModel:
         """``defect_features`` (N, C, h, w) with their (N, H, W) masks; ``normal_features`` (M, C, h, w)."""
@@ -100,25 +105,18 @@ class DefectRegionModel:
             return x[rng.choice(len(x), min(len(x), self.max_negatives), replace=False)]
 
         negatives = np.concatenate([draw(rows[coverage == 0]), draw(_patch_rows(normal_features))])
-        x = np.concatenate([positives, negatives])
-        self.mean_, self.std_ = x.mean(axis=0), x.std(axis=0) + 1e-6
-        model = LogisticRegression(C=self.regularization, max_iter=2000, class_weight="balanced", random_state=self.seed)
-        model.fit((x - self.mean_) / self.std_, np.r_[np.ones(len(positives)), np.zeros(len(negatives))])
-        self.coef_, self.intercept_ = model.coef_[0], float(model.intercept_[0])
+        self.head.fit(np.concatenate([positives, negatives]), np.r_[np.ones(len(positives)), np.zeros(len(negatives))])
         return self
 
     def probabilities(self, features: torch.Tensor) -> torch.Tensor:
         """(N, h, w) defect probability of every patch of (N, C, h, w) features."""
-        if not hasattr(self, "coef_"):
-            raise NotFittedError("the defect region model is not fitted: call fit() first")
         n, _, h, w = features.shape
-        logits = ((_patch_rows(features) - self.mean_) / self.std_) @ self.coef_ + self.intercept_
-        return torch.from_numpy(1.0 / (1.0 + np.exp(-logits))).float().view(n, h, w)
+        logits = self.head.logits(_patch_rows(features))  # NotFittedError before fit()
+        return torch.from_numpy(softmax(logits, axis=1)[:, 1]).float().view(n, h, w)
 
     def state_arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        return {f"{prefix}{k}": np.atleast_1d(getattr(self, f"{k}_")) for k in ("mean", "std", "coef", "intercept")}
+        return self.head.state_arrays(prefix)
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray], prefix: str) -> DefectRegionModel:
-        self.mean_, self.std_, self.coef_ = (arrays[f"{prefix}{k}"] for k in ("mean", "std", "coef"))
-        self.intercept_ = float(arrays[f"{prefix}intercept"][0])
+        self.head.load_state_arrays(arrays, prefix)
         return self

@@ -101,16 +101,19 @@ class OpenSetHead:
 
 @dataclass
 class LinearHead:
-    """Standardized multinomial logistic regression over embeddings (scikit-learn)."""
+    """Standardized multinomial logistic regression over embeddings (scikit-learn); ``balanced``
+    weights the classes inversely to their frequency."""
 
     regularization: float = 1.0
     seed: int = 42
+    balanced: bool = False
 
     def fit(self, embeddings: np.ndarray, labels: np.ndarray) -> LinearHead:
         """Fit on (N, D) embeddings and class indices (every class index from 0 to K-1 present)."""
         x = np.asarray(embeddings, dtype=np.float64)
         self.mean_, self.std_ = x.mean(axis=0), x.std(axis=0) + 1e-6
-        model = LogisticRegression(C=self.regularization, max_iter=5000, random_state=self.seed)
+        model = LogisticRegression(C=self.regularization, max_iter=5000, random_state=self.seed,
+                                   class_weight="balanced" if self.balanced else None)
         model.fit((x - self.mean_) / self.std_, np.asarray(labels))
         coef, intercept = model.coef_, model.intercept_
         if len(model.classes_) == 2:  # scikit-learn keeps one row for two classes: make it two

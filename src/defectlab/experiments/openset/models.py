@@ -88,7 +88,8 @@ def fit_models(data: OpenSetData, config: OpenSetConfig, cache: FeatureCache | N
     backbones = Backbones(config, cache)
     start = time.perf_counter()
     detector = make_detector(config.stage1.detector, {**config.stage1.params, "seed": config.seed})
-    detector.fit(backbones.features([s.image for s in data.good_train], progress=True), progress=True)
+    good_features = backbones.features([s.image for s in data.good_train], progress=True)
+    detector.fit(good_features, progress=True)
     good_val_scores, _ = detector.score(backbones.features([s.image for s in data.good_val]))
     threshold = calibrate("quantile", good_val_scores.numpy(), accept=config.stage1.accept).value
     seconds["fit_stage1"] = time.perf_counter() - start
@@ -120,7 +121,7 @@ def fit_models(data: OpenSetData, config: OpenSetConfig, cache: FeatureCache | N
     start = time.perf_counter()
     train_features = backbones.features([s.image for s in data.train])
     val_features = backbones.features([s.image for s in data.val])
-    region = region_model(data, train_features, backbones, config, log)
+    region = region_model(data, train_features, good_features, config, log)
     localized = LocalizedStage2(known, config.accept, config.quantile, config.seed, region).fit(
         (train_features, detector.score(train_features)[1]), y_train, (val_features, detector.score(val_features)[1])
     )
@@ -129,7 +130,7 @@ def fit_models(data: OpenSetData, config: OpenSetConfig, cache: FeatureCache | N
     return fitted, backbones, maps
 
 
-def region_model(data: OpenSetData, train_features: torch.Tensor, backbones: Backbones, config: OpenSetConfig,
+def region_model(data: OpenSetData, train_features: torch.Tensor, good_features: torch.Tensor, config: OpenSetConfig,
                  log) -> DefectRegionModel | None:
     """The defect-region model learned from the known training images' masks, or None (switched off,
     or some image has no mask: the anomaly map alone then weights the region)."""
@@ -139,8 +140,7 @@ def region_model(data: OpenSetData, train_features: torch.Tensor, backbones: Bac
         log(f"[{config.name}] not every known training image has a defect mask: the anomaly map alone localizes")
         return None
     masks = torch.from_numpy(np.stack([s.mask for s in data.train]).astype(np.float32))
-    normal = backbones.features([s.image for s in data.good_train])
-    region = DefectRegionModel(seed=config.seed).fit(train_features, masks, normal)
+    region = DefectRegionModel(seed=config.seed).fit(train_features, masks, good_features)
     log(f"[{config.name}] defect-region model learned from the masks of {len(data.train)} known training images")
     return region
 
