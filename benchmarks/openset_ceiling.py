@@ -58,7 +58,7 @@ def evaluate(name: str, train: np.ndarray, val: np.ndarray, test: np.ndarray, y_
              known_test: np.ndarray, y_test: np.ndarray, classes: tuple[str, ...], accept: float) -> dict[str, float]:
     """Closed-set accuracy and the AUROC of every open-set score for one embedding."""
     linear = LinearHead().fit(train, y_train)
-    head = OpenSetHead(classes, accept).fit(train, y_train, val, linear.logits(val))
+    head = OpenSetHead(classes, accept).fit(train, y_train, val, linear.logits(val), linear.final_layer())
     logits = linear.logits(test)
     accuracy = float((logits[known_test].argmax(axis=1) == y_test[known_test]).mean())
     scores = head.scores(test, logits)

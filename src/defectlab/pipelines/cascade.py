@@ -76,7 +76,7 @@ class LocalizedStage2:
         train_embeddings, val_embeddings = self.embed(*train), self.embed(*val)
         self.linear = LinearHead(seed=self.seed).fit(train_embeddings, train_labels)
         self.head = OpenSetHead(self.class_names, self.accept).fit(
-            train_embeddings, train_labels, val_embeddings, self.linear.logits(val_embeddings)
+            train_embeddings, train_labels, val_embeddings, self.linear.logits(val_embeddings), self.linear.final_layer()
         )
         return self
 

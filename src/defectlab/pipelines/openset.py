@@ -3,8 +3,9 @@
 An :class:`OpenSetHead` sits on embeddings (the classifier's penultimate layer, or localized
 stage-1 features) and the class logits computed from them. It scores every image with each of
 :data:`METHODS` ("higher = more likely unknown"): Mahalanobis distance to the nearest class
-mean under a shared covariance, its relative variant, and the logit baselines (maximum softmax
-probability, maximum logit, energy). Each method's threshold tau accepts a share ``accept`` of
+mean under a shared covariance, its relative variant, ViM (the embedding's residual outside the
+known principal subspace as a virtual logit against the real logits), and the logit baselines
+(maximum softmax probability, maximum logit, energy). Each method's threshold tau accepts a share ``accept`` of
 the *validation* images of the known classes; the optional confidence threshold kappa does the
 same on the maximum softmax probability. No test image is used for any threshold.
 
@@ -22,10 +23,10 @@ from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
 from defectlab.errors import ConfigError, DataError, NotFittedError
-from defectlab.pipelines.openset_scores import MahalanobisScorer, acceptance_threshold, logit_score
+from defectlab.pipelines.openset_scores import MahalanobisScorer, VirtualLogitScorer, acceptance_threshold, logit_score
 
 UNKNOWN = "unknown"
-METHODS = ("mahalanobis", "relative_mahalanobis", "msp", "max_logit", "energy")
+METHODS = ("mahalanobis", "relative_mahalanobis", "vim", "msp", "max_logit", "energy")
 
 
 @dataclass
@@ -43,6 +44,7 @@ class OpenSetHead:
         if len(set(self.class_names)) != len(self.class_names) or UNKNOWN in self.class_names:
             raise ConfigError(f"known class names must be distinct and not '{UNKNOWN}': {list(self.class_names)}")
         self.scorers = {"mahalanobis": MahalanobisScorer(), "relative_mahalanobis": MahalanobisScorer(relative=True)}
+        self.vim = VirtualLogitScorer()
 
     def fit(
         self,
@@ -50,11 +52,14 @@ class OpenSetHead:
         train_labels: np.ndarray,
         val_embeddings: np.ndarray,
         val_logits: np.ndarray,
+        final_layer: tuple[np.ndarray, np.ndarray],
     ) -> OpenSetHead:
-        """Fit the Gaussians on training embeddings (labels are class indices), then set every
-        method's threshold and kappa on the known-class validation images."""
+        """Fit the Gaussians and ViM on training embeddings (labels are class indices; ``final_layer``
+        is the (weight, bias) that maps embeddings to logits), then set every method's threshold and
+        kappa on the known-class validation images."""
         for scorer in self.scorers.values():
             scorer.fit(train_embeddings, train_labels)
+        self.vim.fit(train_embeddings, *final_layer)
         val_scores = self.scores(val_embeddings, val_logits)
         self.thresholds = {method: acceptance_threshold(val_scores[method], self.accept) for method in METHODS}
         self.kappa = -self.thresholds["msp"]  # MSP >= kappa for a share `accept` of known images
@@ -66,12 +71,13 @@ class OpenSetHead:
         if logits.ndim != 2 or logits.shape[1] != len(self.class_names) or len(logits) != len(embeddings):
             raise DataError(f"expected ({len(embeddings)}, {len(self.class_names)}) logits, got {logits.shape}")
         out = {name: scorer.score(embeddings) for name, scorer in self.scorers.items()}
+        out["vim"] = self.vim.score(embeddings, logits)
         out.update({name: logit_score(name, logits) for name in ("msp", "max_logit", "energy")})
         return out
 
     def state_arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        """The Gaussians as named arrays (thresholds and kappa go in the manifest)."""
-        arrays: dict[str, np.ndarray] = {}
+        """The Gaussians and ViM as named arrays (thresholds and kappa go in the manifest)."""
+        arrays = self.vim.state_arrays(f"{prefix}vim.")
         for name, scorer in self.scorers.items():
             arrays.update(scorer.state_arrays(f"{prefix}{name}."))
         return arrays
@@ -81,6 +87,7 @@ class OpenSetHead:
         """Restore a head from :meth:`state_arrays` plus its thresholds."""
         for name, scorer in self.scorers.items():
             scorer.load_state_arrays(arrays, f"{prefix}{name}.", estimator)
+        self.vim.load_state_arrays(arrays, f"{prefix}vim.")
         self.thresholds, self.kappa = dict(thresholds), float(kappa)
         return self
 
@@ -128,6 +135,13 @@ class LinearHead:
         for key in ("mean", "std", "coef", "intercept"):
             setattr(self, f"{key}_", arrays[f"{prefix}{key}"])
         return self
+
+    def final_layer(self) -> tuple[np.ndarray, np.ndarray]:
+        """(weight, bias) with logits = embeddings @ weight.T + bias, standardization folded in."""
+        if not hasattr(self, "coef_"):
+            raise NotFittedError("the linear head is not fitted: call fit() first")
+        weight = self.coef_ / self.std_
+        return weight, self.intercept_ - weight @ self.mean_
 
     def logits(self, embeddings: np.ndarray) -> np.ndarray:
         """(N, K) class logits."""

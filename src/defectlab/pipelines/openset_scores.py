@@ -6,6 +6,12 @@
   embeddings (Ren et al., 2021). With fewer images than a well-conditioned covariance needs
   (fewer than ``min_ratio`` x the embedding dimension beyond the class count), the covariance is
   the Ledoit-Wolf shrinkage estimate, and :attr:`MahalanobisScorer.covariance_estimator` says so.
+- :class:`VirtualLogitScorer`: ViM (Wang et al., 2022), feature novelty and logits in one score.
+  The part of an embedding outside the principal subspace of the known training embeddings
+  (measured from the point the final linear layer maps to zero logits) becomes a virtual logit;
+  the score is that virtual logit minus the log-sum-exp of the real ones. It sees both what
+  Mahalanobis sees (an embedding unlike the known ones) and what the logit scores see (no known
+  class claims it).
 - Logit baselines: maximum softmax probability, maximum logit and energy (each negated).
 - :func:`acceptance_threshold`: the score below which a share ``accept`` of known validation
   images falls; images above it are called unknown. No test data is ever used for it.
@@ -130,4 +136,64 @@ class MahalanobisScorer:
         if self.relative:
             self.global_mean_, self.global_precision_ = arrays[f"{prefix}global_mean"], arrays[f"{prefix}global_precision"]
         self.covariance_estimator = estimator
+        return self
+
+
+@dataclass
+class VirtualLogitScorer:
+    """ViM open-set score (Wang et al., 2022); see the module docstring.
+
+    Works in standardized embedding coordinates (each dimension scaled by its training mean and
+    spread, since embeddings may concatenate parts of different scales). The principal subspace
+    is the smallest one that explains a share ``explained`` of the training embeddings' variance
+    about the zero-logit origin; the virtual logit is ``alpha`` times the norm of the residual,
+    with ``alpha`` = mean maximum training logit / mean training residual norm.
+    """
+
+    explained: float = 0.9
+
+    def fit(self, embeddings: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> VirtualLogitScorer:
+        """Fit on known-class training ``embeddings`` (N, D) and the final layer (logits = x W^T + b)."""
+        if not 0.0 < self.explained < 1.0:
+            raise ConfigError(f"explained variance share must be in (0, 1), got {self.explained}")
+        x = np.asarray(embeddings, dtype=np.float64)
+        weight, bias = np.asarray(weight, dtype=np.float64), np.asarray(bias, dtype=np.float64)
+        if x.ndim != 2 or len(x) < 2 or weight.ndim != 2 or weight.shape[1] != x.shape[1] or bias.shape != weight.shape[:1]:
+            raise DataError(f"expected (N, D) embeddings (N >= 2), a (K, D) weight and (K,) bias, got {x.shape}, "
+                            f"{weight.shape} and {bias.shape}")
+        self.mean_, self.std_ = x.mean(axis=0), x.std(axis=0) + 1e-6
+        # the final layer in standardized coordinates, and the point it maps to zero logits
+        weight_z, bias_z = weight * self.std_, bias + weight @ self.mean_
+        self.origin_ = -np.linalg.pinv(weight_z) @ bias_z
+        centred = (x - self.mean_) / self.std_ - self.origin_
+        eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred / len(x))
+        order = np.argsort(eigenvalues)[::-1]
+        share = np.cumsum(eigenvalues[order]) / max(eigenvalues.sum(), 1e-300)
+        dimension = min(int(np.searchsorted(share, self.explained)) + 1, x.shape[1] - 1)
+        self.null_space_ = eigenvectors[:, order[dimension:]]
+        train_logits = x @ weight.T + bias
+        self.alpha_ = np.array([train_logits.max(axis=1).mean() / max(self._residual(x).mean(), 1e-12)])
+        return self
+
+    def _residual(self, embeddings: np.ndarray) -> np.ndarray:
+        z = (np.asarray(embeddings, dtype=np.float64) - self.mean_) / self.std_ - self.origin_
+        return np.linalg.norm(z @ self.null_space_, axis=1)
+
+    def score(self, embeddings: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        """alpha * residual norm - logsumexp(logits) per image."""
+        if not hasattr(self, "null_space_"):
+            raise NotFittedError("the virtual-logit scorer is not fitted: call fit() first")
+        x = np.asarray(embeddings, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.mean_.shape[0]:
+            raise DataError(f"expected (N, {self.mean_.shape[0]}) embeddings, got {x.shape}")
+        return self.alpha_.item() * self._residual(x) - logsumexp(np.asarray(logits, dtype=np.float64), axis=1)
+
+    def state_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        if not hasattr(self, "null_space_"):
+            raise NotFittedError("the virtual-logit scorer is not fitted: call fit() first")
+        return {f"{prefix}{k}": getattr(self, f"{k}_") for k in ("mean", "std", "origin", "null_space", "alpha")}
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray], prefix: str) -> VirtualLogitScorer:
+        for key in ("mean", "std", "origin", "null_space", "alpha"):
+            setattr(self, f"{key}_", arrays[f"{prefix}{key}"])
         return self

@@ -20,9 +20,12 @@ HOW_TO_READ = (
     "on the whole image with an open-set score on its embeddings. Cascade: a detector fitted on defect-free "
     "images passes normal parts (no_defect), then stage 2 names the defect or calls it unknown_defect, fed the "
     "whole image (cascade_whole) or the stage-1 anomaly map's region (cascade_localized). Thresholds are set "
-    "on known validation images only (95% accepted). Open-set scores: higher = more likely unknown. OSCR is "
-    "the area under correct-classification rate vs false-positive rate on unknowns."
+    "on known validation images only (95% accepted). Open-set scores: higher = more likely unknown; vim "
+    "(virtual-logit matching) adds the embedding's part outside the known classes' principal subspace to the "
+    "logits' verdict. OSCR is the area under correct-classification rate vs false-positive rate on unknowns."
 )
+METHOD_NAMES = {"mahalanobis": "Mahalanobis", "relative_mahalanobis": "relative Mahalanobis", "vim": "ViM",
+                "msp": "maximum softmax probability", "max_logit": "max logit", "energy": "energy"}
 METRICS = ("closed_set_accuracy", "known_unknown_auroc", "fpr_at_95_tpr", "oscr", "macro_f1_with_unknown",
            "macro_f1_defects_only")
 
@@ -41,15 +44,17 @@ def write_openset_report(directory: Path) -> Path:
     sizes = metrics.get("sizes", {})
     table = make_table("openset_metrics", f"every approach and method ({sizes})", columns, rows)
     curves = metrics.get("curves", {})
-    taus = {name: results[name]["mahalanobis"]["threshold"] for name in curves if name in results}
-    plots = [Plot("plots/oscr.png", "OSCR curves (Mahalanobis)", oscr_png(curves, "OSCR, Mahalanobis")),
+    method = metrics.get("decision_method", "mahalanobis")  # runs before the setting existed used Mahalanobis
+    shown = METHOD_NAMES.get(method, method)
+    taus = {name: results[name][method]["threshold"] for name in curves if name in results}
+    plots = [Plot("plots/oscr.png", f"OSCR curves ({shown})", oscr_png(curves, f"OSCR, {shown}")),
              Plot("plots/scores.png", "open-set scores, known vs unknown", score_histograms_png(curves, taus))]
     outcomes = _outcomes(directory / "cascade" / "outcomes.csv")
     if outcomes:
         labels = sorted({o for row in outcomes for o in (row["truth"], row["one_stage"], row["cascade_localized"])})
         truth = [row["truth"] for row in outcomes]
         for approach in ("one_stage", "cascade_whole", "cascade_localized"):
-            plots.append(Plot(f"plots/confusion_{approach}.png", f"outcomes, {approach} (Mahalanobis)",
+            plots.append(Plot(f"plots/confusion_{approach}.png", f"outcomes, {approach} ({shown})",
                               confusion_png(truth, [row[approach] for row in outcomes], labels, approach)))
     notes = [f"stage-1 threshold {metrics.get('stage1_threshold'):.4g}; covariance estimators {metrics.get('covariance')}"]
     seconds = metrics.get("seconds", {})

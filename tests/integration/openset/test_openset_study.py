@@ -16,6 +16,7 @@ from defectlab.data.synth import generate_synthetic_dataset
 from defectlab.errors import ConfigError, DataError
 from defectlab.experiments.openset.config import load_openset_config
 from defectlab.experiments.openset.runner import run_openset_job
+from defectlab.pipelines.openset import METHODS
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -51,12 +52,14 @@ def test_split_runs_end_to_end(dataset: Path, tmp_path: Path) -> None:
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["results"]) == {"one_stage", "cascade_whole", "cascade_localized"}
     for approach in metrics["results"].values():
-        for method in ("mahalanobis", "relative_mahalanobis", "msp", "max_logit", "energy", "mahalanobis+kappa"):
+        for method in (*METHODS, "mahalanobis+kappa"):
             values = approach[method]
             for key in ("closed_set_accuracy", "known_unknown_auroc", "oscr", "fpr_at_95_tpr", "macro_f1_with_unknown"):
                 assert 0.0 <= values[key] <= 1.0
     assert payload["sizes"]["test_normal"] > 0 and payload["stage1_threshold"] > 0
     assert metrics["localization"] == "learned defect region x anomaly map"  # MVTec data have masks
+    assert metrics["decision_method"] == "vim"  # the default decision score
+    assert "OSCR curves (ViM)" in (out / "report.html").read_text()
     outcomes = list(csv.DictReader(open(out / "cascade" / "outcomes.csv")))
     assert {r["truth"] for r in outcomes} == {"scratch", "crack", "spot", "unknown_defect", "no_defect"}
     assert {r["cascade_localized"] for r in outcomes} <= {"scratch", "crack", "spot", "unknown_defect", "no_defect"}
@@ -66,7 +69,7 @@ def test_split_runs_end_to_end(dataset: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.strip() == str(out / "report.html") and (out / "report.html").is_file()
     summary = list(csv.DictReader(open(tmp_path / "out" / "summary.csv")))
-    assert {r["split"] for r in summary} == {"T"} and len(summary) == 3 * 6
+    assert {r["split"] for r in summary} == {"T"} and len(summary) == 3 * (len(METHODS) + 1)  # + the kappa row
     split = json.loads((out / "split.json").read_text())
     assert not set(split["test"]) & set(split["train"]) and split["seed"] == 42
     again = run_openset_job(config, log=lambda _: None)  # the stored split is reused; same figures
@@ -83,6 +86,8 @@ def test_bad_splits(dataset: Path, tmp_path: Path) -> None:
         load_openset_config(tmp_path / "k.yaml")
     with pytest.raises(ConfigError, match="unknown keys"):
         load_openset_config(write_config(tmp_path, dataset, stage1={"detektor": "padim"}))
+    with pytest.raises(ConfigError, match="method 'entropy' unknown"):
+        load_openset_config(write_config(tmp_path, dataset, method="entropy"))
     config = load_openset_config(write_config(tmp_path, dataset, unknown=["hole", "dent"]))
     with pytest.raises(DataError, match=r"classes \['dent'\] have no images"):
         run_openset_job(config, log=lambda _: None)

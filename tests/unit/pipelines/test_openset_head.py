@@ -24,7 +24,7 @@ def fitted() -> tuple[OpenSetHead, LinearHead]:
     train_x, train_y = blobs(300, 0, CENTRES)
     val_x, _ = blobs(200, 1, CENTRES)
     linear = LinearHead().fit(train_x, train_y)
-    head = OpenSetHead(("a", "b", "c")).fit(train_x, train_y, val_x, linear.logits(val_x))
+    head = OpenSetHead(("a", "b", "c")).fit(train_x, train_y, val_x, linear.logits(val_x), linear.final_layer())
     return head, linear
 
 
@@ -33,6 +33,8 @@ def test_linear_head_classifies_known_classes(fitted) -> None:
     test_x, test_y = blobs(200, 2, CENTRES)
     assert np.mean(linear.logits(test_x).argmax(axis=1) == test_y) > 0.97
     assert closed_set_predictions(np.array([[0.0, 2.0, 1.0]]), ("a", "b", "c")) == ["b"]
+    weight, bias = linear.final_layer()
+    assert np.allclose(test_x @ weight.T + bias, linear.logits(test_x))
 
 
 def test_thresholds_accept_the_share_of_validation_images(fitted) -> None:

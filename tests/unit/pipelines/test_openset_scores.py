@@ -1,14 +1,16 @@
-"""Open-set scores: Mahalanobis against a direct reference, logit baselines, threshold calibration."""
+"""Open-set scores: Mahalanobis and ViM against direct references, logit baselines, threshold calibration."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from scipy.special import logsumexp
+from sklearn.metrics import roc_auc_score
 
 from defectlab.errors import ConfigError, DataError, NotFittedError
 from defectlab.pipelines.openset_scores import (
     MahalanobisScorer,
+    VirtualLogitScorer,
     acceptance_threshold,
     energy_score,
     logit_score,
@@ -85,9 +87,70 @@ def test_acceptance_threshold_accepts_the_share() -> None:
         acceptance_threshold(scores, 1.0)
 
 
+def subspace_blobs(n: int, seed: int, off_subspace: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Three classes spread in the first two of eight dimensions, little spread in the rest;
+    ``off_subspace`` shifts every point along the last four dimensions."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[5.0, 0.0], [0.0, 5.0], [-5.0, -5.0]])
+    y = rng.integers(0, 3, n)
+    x = np.concatenate([centres[y] + rng.normal(0, 1.0, (n, 2)), rng.normal(0, 0.1, (n, 6))], axis=1)
+    x[:, 4:] += off_subspace
+    return x, y
+
+
+def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares one-hot regression as a stand-in final layer."""
+    design = np.concatenate([x, np.ones((len(x), 1))], axis=1)
+    solution = np.linalg.lstsq(design, np.eye(3)[y] * 10, rcond=None)[0]
+    return solution[:-1].T, solution[-1]
+
+
+def test_vim_matches_a_direct_reference() -> None:
+    x, y = subspace_blobs(300, 0)
+    weight, bias = linear_fit(x, y)
+    test, _ = subspace_blobs(20, 1, off_subspace=0.5)
+    scorer = VirtualLogitScorer(explained=0.9).fit(x, weight, bias)
+    # reference: standardize, move to the zero-logit origin, project out the top principal
+    # directions (as many as explain 90% of the variance about that origin), scale the residual norm
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    standardize = lambda v: (v - mean) / std  # noqa: E731
+    origin = np.linalg.lstsq(weight * std, -(bias + weight @ mean), rcond=None)[0]
+    centred = standardize(x) - origin
+    values, vectors = np.linalg.eigh(np.cov(centred.T, bias=True) + np.outer(centred.mean(0), centred.mean(0)))
+    values, vectors = values[::-1], vectors[:, ::-1]
+    kept = int(np.argmax(np.cumsum(values) / values.sum() >= 0.9)) + 1
+    projector = np.eye(8) - vectors[:, :kept] @ vectors[:, :kept].T
+    residual = lambda v: np.linalg.norm((standardize(v) - origin) @ projector, axis=1)  # noqa: E731
+    alpha = (x @ weight.T + bias).max(axis=1).mean() / residual(x).mean()
+    logits = test @ weight.T + bias
+    expected = alpha * residual(test) - logsumexp(logits, axis=1)
+    assert np.allclose(scorer.score(test, logits), expected, rtol=1e-6, atol=1e-6)
+    restored = VirtualLogitScorer().load_state_arrays(scorer.state_arrays("v."), "v.")
+    assert np.allclose(restored.score(test, logits), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_vim_flags_unknowns_off_the_known_subspace_that_softmax_accepts() -> None:
+    x, y = subspace_blobs(300, 0)
+    weight, bias = linear_fit(x, y)
+    known, _ = subspace_blobs(200, 1)
+    unknown, _ = subspace_blobs(200, 2, off_subspace=1.0)  # confidently one class by the logits
+    scorer = VirtualLogitScorer().fit(x, weight, bias)
+    vim = [scorer.score(v, v @ weight.T + bias) for v in (known, unknown)]
+    msp = [msp_score(v @ weight.T + bias) for v in (known, unknown)]
+    labels = np.r_[np.zeros(len(known)), np.ones(len(unknown))]
+    assert roc_auc_score(labels, np.concatenate(vim)) > 0.95
+    assert roc_auc_score(labels, np.concatenate(msp)) < 0.75
+
+
 def test_bad_input() -> None:
     with pytest.raises(NotFittedError):
         MahalanobisScorer().score(np.zeros((1, 3)))
+    with pytest.raises(NotFittedError):
+        VirtualLogitScorer().score(np.zeros((1, 3)), np.zeros((1, 2)))
+    with pytest.raises(ConfigError, match="explained"):
+        VirtualLogitScorer(explained=1.0).fit(np.zeros((3, 2)), np.zeros((2, 2)), np.zeros(2))
+    with pytest.raises(DataError, match=r"\(K, D\) weight"):
+        VirtualLogitScorer().fit(np.zeros((3, 2)), np.zeros((2, 3)), np.zeros(2))
     with pytest.raises(DataError, match="fewer than 2 images"):
         MahalanobisScorer().fit(np.zeros((3, 2)), np.array([0, 0, 1]))
     with pytest.raises(DataError, match="embeddings with N labels"):

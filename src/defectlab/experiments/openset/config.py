@@ -11,6 +11,7 @@ import yaml
 from defectlab.data.formats import FORMATS
 from defectlab.errors import ConfigError
 from defectlab.experiments.config_tools import build_dataclass
+from defectlab.pipelines.openset import METHODS
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class OpenSetConfig:
     of the detectors' features; the classifier uses the same weights at ``classifier.image_size``.
     ``learn_regions``: where every known training defect image has a mask, the localized stage 2
     weights the anomaly map with a learned defect-region model (otherwise the anomaly map alone).
+    ``method``: the open-set score behind the run's decisions (outcomes, OSCR curves, score
+    histograms); every method's metrics are reported regardless.
     """
 
     name: str
@@ -74,6 +77,7 @@ class OpenSetConfig:
     val_fraction: float = 0.2
     quantile: float = 0.9
     learn_regions: bool = True
+    method: str = "vim"
     seed: int = 42
 
     @property
@@ -113,6 +117,8 @@ def _check(config: OpenSetConfig, path: str | Path) -> None:
         raise ConfigError(f"{path}: classes {both} are both known and unknown")
     if len(config.known) < 2 or not config.unknown:
         raise ConfigError(f"{path}: need at least two known classes and one unknown class")
+    if config.method not in METHODS:
+        raise ConfigError(f"{path}: method {config.method!r} unknown; valid: {', '.join(METHODS)}")
     if not 0.5 <= config.accept < 1 or not 0.5 <= config.stage1.accept < 1:
         raise ConfigError(f"{path}: accept and stage1.accept must be in [0.5, 1)")
     if not (0 < config.train_fraction and 0 < config.val_fraction and config.train_fraction + config.val_fraction < 1):

@@ -115,7 +115,8 @@ def fit_models(data: OpenSetData, config: OpenSetConfig, cache: FeatureCache | N
     start = time.perf_counter()
     train_embeddings, _ = classifier_outputs(classifier, train_maps)
     val_embeddings, val_logits = classifier_outputs(classifier, val_maps)
-    whole = OpenSetHead(known, config.accept).fit(train_embeddings, y_train, val_embeddings, val_logits)
+    whole = OpenSetHead(known, config.accept).fit(train_embeddings, y_train, val_embeddings, val_logits,
+                                                  final_layer(classifier))
     seconds["fit_whole_head"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -150,6 +151,12 @@ def classifier_outputs(classifier: AttentionClassifier, maps: torch.Tensor) -> t
     with torch.inference_mode():
         embeddings = classifier.embed_map(maps)
         return embeddings.numpy().astype(np.float64), classifier.logits(embeddings).numpy().astype(np.float64)
+
+
+def final_layer(classifier: AttentionClassifier) -> tuple[np.ndarray, np.ndarray]:
+    """(weight, bias) of the classifier's last linear layer (embeddings to logits)."""
+    return (classifier.final.weight.detach().numpy().astype(np.float64),
+            classifier.final.bias.detach().numpy().astype(np.float64))
 
 
 def views(samples: Sequence[Sample], detector: Detector, classifier: AttentionClassifier, backbones: Backbones,

@@ -84,7 +84,8 @@ def run_openset_job(config: OpenSetConfig, log: Callable[[str], None] = print, c
         "covariance": {"whole": fitted.whole.scorers["mahalanobis"].covariance_estimator,
                        "localized": fitted.localized.head.scorers["mahalanobis"].covariance_estimator},
         "results": results,
-        "curves": {approach: curves(reps["localized" if approach == "cascade_localized" else "whole"], tests, "mahalanobis")
+        "decision_method": config.method,
+        "curves": {approach: curves(reps["localized" if approach == "cascade_localized" else "whole"], tests, config.method)
                    for approach in ("one_stage", "cascade_localized")},
         "seconds": {**{k: round(v, 3) for k, v in fitted.seconds.items()}, "total": round(time.perf_counter() - started, 3)},
     }
@@ -112,7 +113,7 @@ def _write_outputs(out: Path, config: OpenSetConfig, fitted, reps: dict[str, Rep
     with open(out / "cascade" / "outcomes.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "truth", "stage1_score", *APPROACHES])
-        outcomes = {a: evaluate_method(reps["localized" if a == "cascade_localized" else "whole"], tests, "mahalanobis",
+        outcomes = {a: evaluate_method(reps["localized" if a == "cascade_localized" else "whole"], tests, config.method,
                                        None if a == "one_stage" else fitted.stage1_threshold)[1] for a in APPROACHES}
         truth = tests.truth()
         for i, sample in enumerate(samples):
