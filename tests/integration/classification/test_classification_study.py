@@ -63,7 +63,9 @@ def test_every_phase_writes_its_results(study):
     assert [r["variant"] for r in saved["ablation"]][0] == "none (ERM)" and len(saved["ablation"]) == 6
     assert list(saved["spurious"]) == ["cell_type", "vignetting"]
     for spurious in saved["spurious"].values():
-        assert set(spurious["models"]) >= {"attention (ERM)", "causal (nuisance given)", "causal (nuisance discovered)"}
+        assert set(spurious["models"]) >= {"attention (ERM)", "causal (nuisance given)", "causal (nuisance discovered)",
+                                           "attention (ERM), trained untied (reference)",
+                                           "logistic regression, trained untied (reference)"}
         for rep in spurious["models"].values():
             assert len(rep["groups"]) == 4 and all(g["n"] == 4 for g in rep["groups"].values())
             assert rep["worst_group_accuracy"] == min(g["accuracy"] for g in rep["groups"].values())
@@ -90,7 +92,8 @@ def test_every_phase_writes_its_results(study):
         "explanations_defective_cells.png", "explanations_pasted_cracks.png"]
     assert len(saved["timings"]["steps"]) == len([line for line in lines if line.startswith("[")])
     splits = sorted(p.name for p in (cfg.output / "splits").iterdir())
-    assert splits == ["elpv_4.json", "elpv_binary.json", "spurious_cell_type.json", "spurious_vignetting.json"]
+    assert splits == ["elpv_4.json", "elpv_binary.json", "spurious_cell_type.json", "spurious_cell_type_untied.json",
+                      "spurious_vignetting.json", "spurious_vignetting_untied.json"]
 
 
 def test_report_has_every_section_and_rebuilds_identically(study):
@@ -116,6 +119,10 @@ def test_a_second_run_reuses_the_saved_splits(study, tmp_path):
     assert "shift" not in json.loads((cfg.output / "splits" / "spurious_cell_type.json").read_text())
     shift = json.loads((cfg.output / "splits" / "spurious_vignetting.json").read_text())["shift"]
     assert (shift["corruption"], shift["severity"], shift["seed"]) == ("vignetting", 3, 3) and shift["images"]
+    for name in ("cell_type", "vignetting"):  # the untied reference: same test cells, no tie in training
+        tied = json.loads((cfg.output / "splits" / f"spurious_{name}.json").read_text())
+        untied = json.loads((cfg.output / "splits" / f"spurious_{name}_untied.json").read_text())
+        assert untied["tie"] == 0.5 and untied["test"] == tied["test"]
 
 
 def test_config_errors_are_clear(tmp_path):

@@ -30,6 +30,8 @@ class SpuriousConfig:
     The nuisance is a metadata key of the cells (``cell_type``), or ``applied``: the shift-suite
     photometric corruption ``shift`` at ``severity``, applied to the cells of one stratum.
     ``causal_parts``: the causal model's parts in this variant (None: the study's ``causal_parts``).
+    ``untied_reference``: also train the plain models on a split of the same cells without the tie
+    (0.5) and test them on the same groups: what the features allow with no confounding at all.
     """
 
     nuisance: str = "cell_type"
@@ -39,6 +41,7 @@ class SpuriousConfig:
     shift: str | None = None
     severity: int = 3
     causal_parts: tuple[str, ...] | None = None
+    untied_reference: bool = True
 
     @property
     def name(self) -> str:

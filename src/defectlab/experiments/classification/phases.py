@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from defectlab.classifiers.causal_train import Strata, Views, find_strata
 from defectlab.classifiers.labels import LabelledSamples, label_samples
 from defectlab.classifiers.splits import load_or_create_stratified_split
 from defectlab.data.sample import Sample
+from defectlab.errors import DataError
 from defectlab.experiments.classification.config import ClassificationStudyConfig, SpuriousConfig
 from defectlab.experiments.classification.maps import MapSource
 from defectlab.experiments.classification.models import (
@@ -166,11 +167,11 @@ class SpuriousData:
         return _groups(self.test, self.variant.name)
 
 
-def spurious_data(ctx: Context, sp: SpuriousConfig) -> SpuriousData:
-    """The variant's split of the elpv_binary cells (saved as splits/spurious_<name>.json and reused), its parts
-    and their maps; an applied nuisance is put on the images of its ``applied`` stratum."""
+def spurious_data(ctx: Context, sp: SpuriousConfig, suffix: str = "") -> SpuriousData:
+    """The variant's split of the elpv_binary cells (saved as splits/spurious_<name><suffix>.json and reused), its
+    parts and their maps; an applied nuisance is put on the images of its ``applied`` stratum."""
     data = label_samples(ctx.samples, "elpv_binary")
-    path = ctx.cfg.output / "splits" / f"spurious_{sp.name}.json"
+    path = ctx.cfg.output / "splits" / f"spurious_{sp.name}{suffix}.json"
     common = {"ids": [s.id for s in data.samples], "labels": data.labels, "tie": sp.tie,
               "test_per_group": sp.test_per_group, "seed": ctx.cfg.seed}
     if sp.shift is None:
@@ -234,6 +235,8 @@ def spurious_phase(ctx: Context, sp: SpuriousConfig) -> dict[str, Any]:
         rows[name] = report(_logistic(pooled(d.train_maps), d.train, pooled(d.test_maps), key, weighted))
     erm = fit_head("attention", d.train, d.train_maps, d.val_maps, d.val, ctx.source, cfg, ctx.progress)
     rows["attention (ERM)"] = report(erm.predict(test.images).argmax(axis=1))
+    if sp.untied_reference:
+        rows.update(untied_reference(ctx, sp, d))
     strata_by_source = {}
     for source in sp.strata:
         strata = find_strata(_strata_source(source, key), d.train, d.val, d.train_maps, d.val_maps, cfg.seed)
@@ -263,6 +266,26 @@ def spurious_phase(ctx: Context, sp: SpuriousConfig) -> dict[str, Any]:
         "train_groups": _group_counts(d.train, key),
         "models": rows, "ablation": ablation_rows,
     }
+
+
+UNTIED_TIE = 0.5
+
+
+def untied_reference(ctx: Context, sp: SpuriousConfig, tied: SpuriousData) -> dict[str, Any]:
+    """Logistic regression and the attention head trained on a split of the same cells with no tie (each
+    stratum's classes as balanced as its cells allow; splits/spurious_<name>_untied.json), tested on the
+    tied split's test groups: what these features allow without confounding, a ceiling for any intervention."""
+    d = spurious_data(ctx, replace(sp, tie=UNTIED_TIE), suffix="_untied")
+    if d.split.test != tied.split.test:
+        raise DataError(f"spurious variant {sp.name}: the untied split's test cells differ from the tied split's")
+    groups = tied.groups
+    rows = {"logistic regression, trained untied (reference)":
+            group_report(d.test.labels, _logistic(pooled(d.train_maps), d.train, pooled(d.test_maps), sp.name, False),
+                         groups)}
+    erm = fit_head("attention", d.train, d.train_maps, d.val_maps, d.val, ctx.source, ctx.cfg, ctx.progress)
+    rows["attention (ERM), trained untied (reference)"] = group_report(
+        d.test.labels, erm.predict(d.test.images).argmax(axis=1), groups)
+    return {name: {**row, "n_train": len(d.train)} for name, row in rows.items()}
 
 
 def _strata_source(strata: str, nuisance: str = "cell_type") -> str:
