@@ -144,7 +144,8 @@ class VirtualLogitScorer:
     """ViM open-set score (Wang et al., 2022); see the module docstring.
 
     Works in standardized embedding coordinates (each dimension scaled by its training mean and
-    spread, since embeddings may concatenate parts of different scales). The principal subspace
+    spread, since embeddings may concatenate parts of different scales; a spread is floored at 1%
+    of the mean spread, so a dimension constant in training cannot blow up). The principal subspace
     is the smallest one that explains a share ``explained`` of the training embeddings' variance
     about the zero-logit origin; the virtual logit is ``alpha`` times the norm of the residual,
     with ``alpha`` = mean maximum training logit / mean training residual norm.
@@ -161,7 +162,8 @@ class VirtualLogitScorer:
         if x.ndim != 2 or len(x) < 2 or weight.ndim != 2 or weight.shape[1] != x.shape[1] or bias.shape != weight.shape[:1]:
             raise DataError(f"expected (N, D) embeddings (N >= 2), a (K, D) weight and (K,) bias, got {x.shape}, "
                             f"{weight.shape} and {bias.shape}")
-        self.mean_, self.std_ = x.mean(axis=0), x.std(axis=0) + 1e-6
+        spread = x.std(axis=0)
+        self.mean_, self.std_ = x.mean(axis=0), np.maximum(spread, 0.01 * spread.mean() + 1e-12)
         # the final layer in standardized coordinates, and the point it maps to zero logits
         weight_z, bias_z = weight * self.std_, bias + weight @ self.mean_
         self.origin_ = -np.linalg.pinv(weight_z) @ bias_z

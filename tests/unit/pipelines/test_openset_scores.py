@@ -112,7 +112,7 @@ def test_vim_matches_a_direct_reference() -> None:
     scorer = VirtualLogitScorer(explained=0.9).fit(x, weight, bias)
     # reference: standardize, move to the zero-logit origin, project out the top principal
     # directions (as many as explain 90% of the variance about that origin), scale the residual norm
-    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    mean, std = x.mean(axis=0), x.std(axis=0)
     standardize = lambda v: (v - mean) / std  # noqa: E731
     origin = np.linalg.lstsq(weight * std, -(bias + weight @ mean), rcond=None)[0]
     centred = standardize(x) - origin
@@ -127,6 +127,18 @@ def test_vim_matches_a_direct_reference() -> None:
     assert np.allclose(scorer.score(test, logits), expected, rtol=1e-6, atol=1e-6)
     restored = VirtualLogitScorer().load_state_arrays(scorer.state_arrays("v."), "v.")
     assert np.allclose(restored.score(test, logits), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_vim_floors_the_spread_of_a_dimension_constant_in_training() -> None:
+    x, y = subspace_blobs(300, 0)
+    x[:, 7] = 0.0  # e.g. a unit that never fires on the known classes
+    weight, bias = linear_fit(x, y)
+    scorer = VirtualLogitScorer().fit(x, weight, bias)
+    assert scorer.std_[7] == pytest.approx(0.01 * x.std(axis=0).mean())
+    nudged = x[:5].copy()
+    nudged[:, 7] = 0.01  # a trace of activity: a rise of about one standardized unit, not of 1e4 (spread 1e-6)
+    rise = scorer.score(nudged, nudged @ weight.T + bias) - scorer.score(x[:5], x[:5] @ weight.T + bias)
+    assert np.all(rise > 0) and np.all(rise < 100)
 
 
 def test_vim_flags_unknowns_off_the_known_subspace_that_softmax_accepts() -> None:
