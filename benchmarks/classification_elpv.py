@@ -48,7 +48,7 @@ def print_spurious(results: dict[str, Any]) -> None:
         print(f"\nspurious correlation ({variant} tied to the label in {sp['tie']:.0%} of training cells; "
               f"{sp['test_per_group']} test cells per group): mean | worst group")
         for name, rep in sp["models"].items():
-            print(f"  {name:45s} {_f(rep['mean_group_accuracy'])} {_f(rep['worst_group_accuracy'])}")
+            print(f"  {name:48s} {_f(rep['mean_group_accuracy'])} {_f(rep['worst_group_accuracy'])}")
     print("  reference (issue, cell type): logistic plain 0.71 / 0.26, reweighted 0.78 / 0.57; "
           "target causal >= 0.85 / 0.80;\n  'trained untied' rows: the same test groups, trained with no tie "
           "(what the features allow without confounding)")
