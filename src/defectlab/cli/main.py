@@ -9,8 +9,8 @@ from typing import Optional
 
 import typer
 
-from defectlab.cli import service, studies
-from defectlab.cli.options import use_threads
+from defectlab.cli import openset, service, studies
+from defectlab.cli.options import split_csv, use_threads
 from defectlab.errors import DefectLabError
 
 app = typer.Typer(
@@ -27,10 +27,6 @@ _state = {"debug": False}
 def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
     """Learn 'good' from good images, localize defects, and report how models hold up."""
     _state["debug"] = debug
-
-
-def _split_csv(value: Optional[str]) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
 
 
 def _is_classifier(bundle_dir: Path) -> bool:
@@ -86,7 +82,7 @@ def fit(
         options = FitOptions(
             detector=detector,
             detector_params=params,
-            features=FeatureConfig(backbone, _split_csv(layers), image_size, weights=weights),
+            features=FeatureConfig(backbone, split_csv(layers), image_size, weights=weights),
             threshold=threshold,
             seed=seed,
             num_threads=threads,
@@ -136,8 +132,8 @@ def fit_router(
     params = {"seed": seed}
     options = FitOptions(detector=detector, detector_params=params, threshold=threshold, seed=seed, num_threads=threads,
                          features=FeatureConfig(backbone, image_size=image_size, weights=weights))
-    request = RouterRequest(data, fmt, _split_csv(categories), out, options, parse_detectors(detectors),
-                            elpv=_split_csv(elpv), router_share=router_share)
+    request = RouterRequest(data, fmt, split_csv(categories), out, options, parse_detectors(detectors),
+                            elpv=split_csv(elpv), router_share=router_share)
     fitted = fit_router_bundle(request)
     model = fitted.model
     kinds = ", ".join(f"{n}={model.bundles[n].model.detector.kind}" for n in model.categories)
@@ -145,58 +141,8 @@ def fit_router(
                f"bundle: {out}")
 
 
-@app.command("fit-openset")
-def fit_openset(
-    data: Optional[Path] = typer.Option(None, "--data", help="Dataset root: a folder tree (good/ + one folder per defect type), ..."),
-    fmt: str = typer.Option("folder", "--format", help="Dataset format: folder, mvtec, neu, severstal or elpv."),
-    known: str = typer.Option(..., "--known", help="Comma-separated known defect classes; the others are unknown."),
-    out: Path = typer.Option(..., "--out", help="Directory to write the open-set bundle to."),
-    category: Optional[str] = typer.Option(None, "--category", help="Category (MVTec) or sub-folder (folder tree)."),
-    good: Optional[Path] = typer.Option(None, "--good", help="Folder of defect-free images for stage 1 (NEU has none)."),
-    image_size: int = typer.Option(224, "--image-size", help="Square input size of the backbone."),
-    weights: str = typer.Option("default", "--weights", help="'default' (bundled), 'random', or a weights file."),
-    epochs: int = typer.Option(30, "--epochs", help="Classifier training epochs (early stopping on validation)."),
-    seed: int = typer.Option(42, "--seed", help="Seed for the split, the detector and the classifier."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch/faiss."),
-) -> None:
-    """Fit open-set recognition on the known defect classes: a stage-1 detector on the defect-free
-    images, the attention classifier, and Mahalanobis / MSP / max-logit / energy open-set heads on the
-    whole image and on the stage-1 anomaly region. Thresholds accept 95% of known validation images."""
-    from defectlab.backbones.cache import FeatureCache, default_cache_dir
-    from defectlab.experiments.openset.bundle_jobs import fit_openset_bundle, openset_config
-    from defectlab.experiments.openset.config import ClassifierConfig, DataConfig
-
-    use_threads(threads)
-    config = openset_config(DataConfig(fmt, data, category, good), _split_csv(known), out.name, image_size=image_size,
-                            weights=weights, seed=seed, classifier=ClassifierConfig(image_size=image_size, epochs=epochs))
-    bundle = fit_openset_bundle(config, out, FeatureCache(default_cache_dir()), typer.echo)
-    typer.echo(f"known {list(bundle.known)}, unknown {list(config.unknown)}; bundle: {out}")
-
-
-@app.command("evaluate-openset")
-def evaluate_openset(
-    bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Open-set bundle written by fit-openset."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Dataset root (default: the one it was fitted on)."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="Dataset format (default: the one it was fitted on)."),
-    category: Optional[str] = typer.Option(None, "--category", help="Category / sub-folder."),
-    good: Optional[Path] = typer.Option(None, "--good", help="Folder of defect-free images (as given to fit-openset)."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the metrics to this JSON file."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
-) -> None:
-    """Evaluate an open-set bundle on the test part of its stored split: per approach (one stage, cascade
-    with the whole image, cascade localized) and method, closed-set accuracy, known-vs-unknown AUROC,
-    OSCR, FPR at 95% TPR and macro F1 with "unknown"."""
-    from defectlab.backbones.cache import FeatureCache, default_cache_dir
-    from defectlab.experiments.openset.bundle_jobs import evaluate_openset_bundle
-    from defectlab.fileio import atomic_write_json as write_json
-    from defectlab.experiments.openset.config import DataConfig
-
-    use_threads(threads)
-    given = None if data is None and fmt is None else DataConfig(fmt or "folder", data, category, good)
-    summary = evaluate_openset_bundle(bundle_dir, given, FeatureCache(default_cache_dir()))
-    if json_out:
-        write_json(json_out, summary)
-    typer.echo(json.dumps(summary, indent=2))
+app.command("fit-openset")(openset.fit_openset)
+app.command("evaluate-openset")(openset.evaluate_openset)
 
 
 @app.command()
@@ -330,7 +276,7 @@ def train_classifier_cmd(
     from defectlab.data.formats import read_dataset
 
     config = TrainConfig(epochs=epochs, lr=lr, loss=loss, seed=seed, mode=mode or default_mode(model))
-    job = ClassifierJob(scheme, model, backbone, weights, image_size, config, strata, tuple(_split_csv(parts)))
+    job = ClassifierJob(scheme, model, backbone, weights, image_size, config, strata, tuple(split_csv(parts)))
     samples = read_dataset(data, fmt, category)
     split_path = out.with_name(f"{out.name}.split.json")
     new_split = not split_path.exists()
@@ -408,7 +354,7 @@ def synth(
     from defectlab.data.synth import generate_synthetic_dataset
 
     n_per_type, side = 5 if n_defect is None else n_defect, 128 if size is None else size
-    generate_synthetic_dataset(out, _split_csv(categories), n_train, n_test_good, n_per_type, side, seed, overwrite=overwrite)
+    generate_synthetic_dataset(out, split_csv(categories), n_train, n_test_good, n_per_type, side, seed, overwrite=overwrite)
     typer.echo(f"wrote synthetic dataset to {out}")
 
 

@@ -11,3 +11,8 @@ def use_threads(threads: Optional[int]) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+def split_csv(value: Optional[str]) -> tuple[str, ...]:
+    """The non-empty, stripped items of a comma-separated option (empty when not given)."""
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
