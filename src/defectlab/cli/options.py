@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
+
+import typer
 
 
 def use_threads(threads: Optional[int]) -> None:
@@ -16,3 +19,23 @@ def use_threads(threads: Optional[int]) -> None:
 def split_csv(value: Optional[str]) -> tuple[str, ...]:
     """The non-empty, stripped items of a comma-separated option (empty when not given)."""
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+
+
+def is_classifier(bundle_dir: Path) -> bool:
+    """Whether the bundle at ``bundle_dir`` is a classifier bundle (its manifest is checked either way)."""
+    from defectlab.bundle.io import CLASSIFIER_KIND, bundle_kind
+
+    return bundle_kind(bundle_dir) == CLASSIFIER_KIND
+
+
+def is_routed(bundle_dir: Path) -> bool:
+    """Whether the bundle at ``bundle_dir`` is a routed (multi-category) bundle."""
+    from defectlab.bundle.io import ROUTED_KIND, bundle_kind
+
+    return bundle_kind(bundle_dir) == ROUTED_KIND
+
+
+def echo_classes(rows: list[dict]) -> None:
+    """Print path, class and confidence of each classified image, tab-separated."""
+    for row in rows:
+        typer.echo(f"{row['path']}\t{row['class']}\t{row['confidence']:.4f}")

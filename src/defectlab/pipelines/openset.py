@@ -5,9 +5,9 @@ stage-1 features) and the class logits computed from them. It scores every image
 :data:`METHODS` ("higher = more likely unknown"): Mahalanobis distance to the nearest class
 mean under a shared covariance, its relative variant, ViM (the embedding's residual outside the
 known principal subspace as a virtual logit against the real logits), and the logit baselines
-(maximum softmax probability, maximum logit, energy). Each method's threshold tau accepts a share ``accept`` of
-the *validation* images of the known classes; the optional confidence threshold kappa does the
-same on the maximum softmax probability. No test image is used for any threshold.
+(maximum softmax probability, maximum logit, energy). Each method's threshold tau accepts a
+share ``accept`` of the *validation* images of the known classes; the optional confidence
+threshold kappa does the same on the maximum softmax probability. No test image is used for any threshold.
 
 :class:`LinearHead` is the closed-set classifier for representations that have no network head
 of their own (localized features): a standardized multinomial logistic regression.
