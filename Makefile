@@ -7,7 +7,9 @@ PY = PYTHONPATH=src $(VENV)/bin/python
 run:  ## fit PatchCore and PaDiM on the bundled ELPV data, write outputs/elpv/
 	$(PY) -m defectlab run configs/elpv.yaml
 
-test:  ## run the whole test suite (installs Debian's chromium for the browser test when missing)
+test:  ## lint, then run the whole test suite (installs Debian's chromium for the browser test when missing)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	scripts/chromium.sh
 	$(PY) -m pytest -n 2 -q
 

@@ -33,8 +33,9 @@ def print_schemes(results: dict[str, Any]) -> None:
         print(f"\n{scheme} ({block['n_test']} test cells): clean acc | corrupted acc | RI | clean macro-F1 | clean AUROC")
         for name, row in block["models"].items():
             c, s, ri = row["clean"], row["corrupted"], row["robustness_index"]
-            print(f"  {name:10s} {_f(c['accuracy'])} {_f(s['accuracy'])} {_f(ri['accuracy'])} "
-                  f"{_f(c['macro_f1'])} {_f(c['auroc'])}")
+            print(
+                f"  {name:10s} {_f(c['accuracy'])} {_f(s['accuracy'])} {_f(ri['accuracy'])} {_f(c['macro_f1'])} {_f(c['auroc'])}"
+            )
         models = block["models"]
         if "causal" in models and "attention" in models:
             delta = models["causal"]["clean"]["accuracy"] - models["attention"]["clean"]["accuracy"]
@@ -45,13 +46,17 @@ def print_spurious(results: dict[str, Any]) -> None:
     if not results.get("spurious"):
         return
     for variant, sp in results["spurious"].items():
-        print(f"\nspurious correlation ({variant} tied to the label in {sp['tie']:.0%} of training cells; "
-              f"{sp['test_per_group']} test cells per group): mean | worst group")
+        print(
+            f"\nspurious correlation ({variant} tied to the label in {sp['tie']:.0%} of training cells; "
+            f"{sp['test_per_group']} test cells per group): mean | worst group"
+        )
         for name, rep in sp["models"].items():
             print(f"  {name:48s} {_f(rep['mean_group_accuracy'])} {_f(rep['worst_group_accuracy'])}")
-    print("  reference (issue, cell type): logistic plain 0.71 / 0.26, reweighted 0.78 / 0.57; "
-          "target causal >= 0.85 / 0.80;\n  'trained untied' rows: the same test groups, trained with no tie "
-          "(what the features allow without confounding)")
+    print(
+        "  reference (issue, cell type): logistic plain 0.71 / 0.26, reweighted 0.78 / 0.57; "
+        "target causal >= 0.85 / 0.80;\n  'trained untied' rows: the same test groups, trained with no tie "
+        "(what the features allow without confounding)"
+    )
 
 
 def print_ablation(results: dict[str, Any]) -> None:
@@ -62,8 +67,10 @@ def print_ablation(results: dict[str, Any]) -> None:
     print("\nablation (elpv_binary): clean acc | corrupted acc" + "".join(f" | {v} mean, worst" for v in variants))
     for r in rows:
         spurious = [(r.get("spurious") or {}).get(v) or {} for v in variants]
-        print(f"  {r['variant']:28s} {_f(r['clean']['accuracy'])} {_f(r['corrupted']['accuracy'])}"
-              + "".join(f" {_f(sp.get('mean_group_accuracy'))} {_f(sp.get('worst_group_accuracy'))}" for sp in spurious))
+        print(
+            f"  {r['variant']:28s} {_f(r['clean']['accuracy'])} {_f(r['corrupted']['accuracy'])}"
+            + "".join(f" {_f(sp.get('mean_group_accuracy'))} {_f(sp.get('worst_group_accuracy'))}" for sp in spurious)
+        )
 
 
 def print_ces(results: dict[str, Any]) -> None:

@@ -52,13 +52,26 @@ def main() -> None:
             rows.setdefault(name, []).append((float((fitted.predict(d.test.images).argmax(1) == d.test.labels).mean()),))
         for v in variants:
             name, parts = v.variant.name, v.variant.causal_parts or c.causal_parts
-            spurious = {f"{name} mean, worst · attention ERM": fit_head(
-                "attention", v.train, v.train_maps, v.val_maps, v.val, source, c, False)}
+            spurious = {
+                f"{name} mean, worst · attention ERM": fit_head(
+                    "attention", v.train, v.train_maps, v.val_maps, v.val, source, c, False
+                )
+            }
             for where in ("given", "discovered"):
                 strata = find_strata(name if where == "given" else "discovered", v.train, v.val, v.train_maps, v.val_maps, seed)
                 spurious[f"{name} mean, worst · causal ({where})"] = fit_causal(
-                    where, v.train, v.val, v.train_maps, v.val_maps, strata, source, c, parts, False,
-                    views_in(views[name], strata, name))
+                    where,
+                    v.train,
+                    v.val,
+                    v.train_maps,
+                    v.val_maps,
+                    strata,
+                    source,
+                    c,
+                    parts,
+                    False,
+                    views_in(views[name], strata, name),
+                )
             for label, fitted in spurious.items():
                 report = group_report(v.test.labels, fitted.predict(v.test.images).argmax(1), v.groups)
                 rows.setdefault(label, []).append((report["mean_group_accuracy"], report["worst_group_accuracy"]))

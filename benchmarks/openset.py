@@ -89,9 +89,13 @@ def stages(bundle: OpenSetBundle, backbones: Backbones) -> dict[str, Callable[[l
         if len(flagged):
             whole([images[i] for i in flagged])
 
-    return {"stage 1 (gate)": stage1, "stage 1 + stage 2 localized, every image": localized,
-            "cascade, localized stage 2 on flagged": cascade_localized,
-            "cascade, whole-image stage 2 on flagged": cascade_whole, "one stage (classifier + open-set head)": whole}
+    return {
+        "stage 1 (gate)": stage1,
+        "stage 1 + stage 2 localized, every image": localized,
+        "cascade, localized stage 2 on flagged": cascade_localized,
+        "cascade, whole-image stage 2 on flagged": cascade_whole,
+        "one stage (classifier + open-set head)": whole,
+    }
 
 
 def main() -> None:
@@ -106,10 +110,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="openset-bench-") as tmp:
         root, out = Path(tmp) / "steel", Path(tmp) / "bundle"
-        generate_steel_dataset(root, layout="folder", n_per_class=args.n_per_class, n_good=args.n_good, size=200,
-                               seed=args.seed)
-        config = openset_config(DataConfig("folder", root), KNOWN, "bench", seed=args.seed,
-                                classifier=ClassifierConfig(epochs=5, patience=3))
+        generate_steel_dataset(root, layout="folder", n_per_class=args.n_per_class, n_good=args.n_good, size=200, seed=args.seed)
+        config = openset_config(
+            DataConfig("folder", root), KNOWN, "bench", seed=args.seed, classifier=ClassifierConfig(epochs=5, patience=3)
+        )
         start = time.perf_counter()
         fit_openset_bundle(config, out, None, lambda _: None)
         print(f"fitted the open-set bundle in {time.perf_counter() - start:.1f} s ({args.threads} threads)")

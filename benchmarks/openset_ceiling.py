@@ -54,8 +54,17 @@ def mask_embedding(features: torch.Tensor, samples: list[Sample]) -> np.ndarray:
     return torch.cat([local, features.float().mean(dim=(2, 3))], dim=1).numpy()
 
 
-def evaluate(name: str, train: np.ndarray, val: np.ndarray, test: np.ndarray, y_train: np.ndarray,
-             known_test: np.ndarray, y_test: np.ndarray, classes: tuple[str, ...], accept: float) -> dict[str, float]:
+def evaluate(
+    name: str,
+    train: np.ndarray,
+    val: np.ndarray,
+    test: np.ndarray,
+    y_train: np.ndarray,
+    known_test: np.ndarray,
+    y_test: np.ndarray,
+    classes: tuple[str, ...],
+    accept: float,
+) -> dict[str, float]:
     """Closed-set accuracy and the AUROC of every open-set score for one embedding."""
     linear = LinearHead().fit(train, y_train)
     head = OpenSetHead(classes, accept).fit(train, y_train, val, linear.logits(val), linear.final_layer())
@@ -80,8 +89,10 @@ def run_split(path: Path, cache: FeatureCache) -> list[dict[str, float]]:
     features = {name: backbones.features([s.image for s in samples], progress=True) for name, samples in parts.items()}
     maps = {name: detector.score(f)[1] for name, f in features.items()}
     known = data.known
-    y_train, y_test = labels_of(data.train, known), np.array([known.index(s.defect_type) if s.defect_type in known else -1
-                                                             for s in data.test])
+    y_train, y_test = (
+        labels_of(data.train, known),
+        np.array([known.index(s.defect_type) if s.defect_type in known else -1 for s in data.test]),
+    )
     known_test = y_test >= 0
     embeddings = {
         "whole": {n: f.float().mean(dim=(2, 3)).numpy() for n, f in features.items()},

@@ -18,7 +18,10 @@ from defectlab.experiments.robustness.study import Study
 from study_args import study_setup
 
 REFERENCES = {
-    ("mono", "poly"): "reference: 0.70 without adaptation; 0.82 with 64 poly normals in a random 1% bank; 0.76 per-domain standardization",
+    (
+        "mono",
+        "poly",
+    ): "reference: 0.70 without adaptation; 0.82 with 64 poly normals in a random 1% bank; 0.76 per-domain standardization",
     ("poly", "mono"): "reference: 0.92 with 64 mono normals",
 }
 
@@ -44,8 +47,10 @@ def print_shift_ri(study: Study, shift: str = "mvtec-shift") -> None:
         if len(by_phase) < 2:
             continue
         no, ad = by_phase["shift_no_adaptation"], by_phase["shift_adapted"]
-        print(f"  {r['category']:5} {r['detector']:10} {_auroc(r):.3f} -> {_auroc(no):.3f} (RI {no['ri']['image_auroc']:.3f})"
-              f" -> {_auroc(ad):.3f} (RI {ad['ri']['image_auroc']:.3f})")
+        print(
+            f"  {r['category']:5} {r['detector']:10} {_auroc(r):.3f} -> {_auroc(no):.3f} (RI {no['ri']['image_auroc']:.3f})"
+            f" -> {_auroc(ad):.3f} (RI {ad['ri']['image_auroc']:.3f})"
+        )
 
 
 def print_transfer(study: Study) -> None:
@@ -54,10 +59,18 @@ def print_transfer(study: Study) -> None:
     if pairs:
         print("\ncross-domain image AUROC by k target normals (k=0: no adaptation)")
     for source, target, detector in pairs:
-        rows = sorted((r for r in records if (r["variant"]["source"], r["variant"]["target"], r["detector"]) == (source, target, detector)),
-                      key=lambda r: r["variant"]["k"])
-        in_domain = next((e.record for e in study.evaluations if e.record["phase"] == "clean"
-                          and e.record["category"] == target and e.record["detector"] == detector), None)
+        rows = sorted(
+            (r for r in records if (r["variant"]["source"], r["variant"]["target"], r["detector"]) == (source, target, detector)),
+            key=lambda r: r["variant"]["k"],
+        )
+        in_domain = next(
+            (
+                e.record
+                for e in study.evaluations
+                if e.record["phase"] == "clean" and e.record["category"] == target and e.record["detector"] == detector
+            ),
+            None,
+        )
         curve = ", ".join(f"k={r['variant']['k']} {_auroc(r):.3f}" for r in rows)
         extra = f" | in-domain {_auroc(in_domain):.3f}" if in_domain else ""
         print(f"  {source}->{target} {detector:10} {curve}{extra}")
@@ -71,8 +84,10 @@ def print_few_shot(study: Study) -> None:
     if groups:
         print("\nfew-shot adaptation to the shifted domain: image AUROC by k")
     for category, detector, shift in groups:
-        rows = sorted((r for r in records if (r["category"], r["detector"], r["shift"]) == (category, detector, shift)),
-                      key=lambda r: r["variant"]["k"])
+        rows = sorted(
+            (r for r in records if (r["category"], r["detector"], r["shift"]) == (category, detector, shift)),
+            key=lambda r: r["variant"]["k"],
+        )
         print(f"  {category:5} {detector:10} {shift}: " + ", ".join(f"k={r['variant']['k']} {_auroc(r):.3f}" for r in rows))
 
 

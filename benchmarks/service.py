@@ -130,16 +130,22 @@ def main() -> None:
             rows[f"service, {level} concurrent"] = served(base, images, args.requests, level, args.heatmap)
     overhead = rows["service, 1 concurrent"]["p50_ms"] / rows["direct library, 1 caller"]["p50_ms"] - 1.0
 
-    print(f"bundle {args.bundle} ({len(images)} ELPV {category} cells as PNG, 300x300), server --workers "
-          f"{args.workers} --threads {args.threads}, heatmap={args.heatmap}")
+    print(
+        f"bundle {args.bundle} ({len(images)} ELPV {category} cells as PNG, 300x300), server --workers "
+        f"{args.workers} --threads {args.threads}, heatmap={args.heatmap}"
+    )
     print(f"{'':28} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7}")
     for name, row in rows.items():
-        print(f"{name:28} {row['requests']:8d} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f} {row['p99_ms']:8.1f} "
-              f"{row['throughput_per_s']:7.2f}")
+        print(
+            f"{name:28} {row['requests']:8d} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f} {row['p99_ms']:8.1f} "
+            f"{row['throughput_per_s']:7.2f}"
+        )
     verdict = "meets" if overhead <= TARGET_OVERHEAD else "misses"
     print(f"serving overhead at concurrency 1 (p50): {overhead:+.1%} ({verdict} the <= {TARGET_OVERHEAD:.0%} target)")
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "overhead_c1": overhead, "args": {k: str(v) for k, v in vars(args).items()}}, indent=2))
+        args.json.write_text(
+            json.dumps({"rows": rows, "overhead_c1": overhead, "args": {k: str(v) for k, v in vars(args).items()}}, indent=2)
+        )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ def study_setup(doc: str, default_config: str, prefix: str) -> tuple[Path, dict[
     out = args.out or Path(tempfile.mkdtemp(prefix=f"{prefix}-bench-"))
     raw["output"] = str(out)
     cache_dir = Path(tempfile.mkdtemp(prefix="features-")) if args.cold else default_cache_dir()
-    print(f"config {args.config}, output {out}, feature cache {cache_dir} ({'cold' if args.cold else 'warm'}), "
-          f"{os.cpu_count()} cores")
+    print(
+        f"config {args.config}, output {out}, feature cache {cache_dir} ({'cold' if args.cold else 'warm'}), "
+        f"{os.cpu_count()} cores"
+    )
     return args.config, raw, FeatureCache(cache_dir)

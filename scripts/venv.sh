@@ -12,7 +12,12 @@ project = tomllib.load(open(sys.argv[1], "rb"))["project"]
 print("\n".join(sorted(project["dependencies"] + project["optional-dependencies"]["dev"])))
 PY
 )
-hash=$(printf '%s\n%s\n' "$("$py" -c 'import sys; print(sys.version)')" "$deps" | sha256sum | cut -c1-16)
+no_deps=$("$py" - "$here/pyproject.toml" <<'PY'
+import sys, tomllib
+print("\n".join(sorted(tomllib.load(open(sys.argv[1], "rb"))["tool"]["defectlab"]["no-deps"])))
+PY
+)
+hash=$(printf '%s\n%s\n%s\n' "$("$py" -c 'import sys; print(sys.version)')" "$deps" "$no_deps" | sha256sum | cut -c1-16)
 venv="$root/venv-$hash"
 mkdir -p "$root"
 exec 9>"$root/.lock-$hash"
@@ -25,6 +30,8 @@ if [ ! -f "$venv/.ready" ]; then
   "$venv/bin/python" -m pip install --quiet --upgrade pip 2>&1 | quiet
   printf '%s\n' "$deps" > "$venv/requirements.txt"
   "$venv/bin/python" -m pip install --quiet -r "$venv/requirements.txt" 2>&1 | quiet
+  printf '%s\n' "$no_deps" > "$venv/requirements-no-deps.txt"
+  "$venv/bin/python" -m pip install --quiet --no-deps -r "$venv/requirements-no-deps.txt" 2>&1 | quiet
   touch "$venv/.ready"
 fi
 echo "$venv"

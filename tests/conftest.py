@@ -1,8 +1,8 @@
 """Fixtures shared by all test folders."""
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import torch

@@ -26,9 +26,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 TIMEOUT = 300
@@ -117,7 +117,11 @@ def spawn(args: Sequence[object], env: Mapping[str, str], cwd: Path) -> Result:
     argv = [str(a) for a in args]
     proc = subprocess.run(
         [sys.executable, "-m", "defectlab", *argv],
-        capture_output=True, text=True, env=dict(env), cwd=cwd, timeout=TIMEOUT,
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        cwd=cwd,
+        timeout=TIMEOUT,
     )
     return Result(argv, proc.returncode, proc.stdout, proc.stderr)
 
@@ -128,7 +132,11 @@ class _ForkServer:
         self._tmp = tempfile.TemporaryDirectory(prefix="defectlab-e2e-")
         self._proc = subprocess.Popen(
             [sys.executable, "-c", _SERVER, *_PRELOAD],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(env), cwd=self._tmp.name,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=dict(env),
+            cwd=self._tmp.name,
         )
         assert self._proc.stdout is not None
         ready = self._proc.stdout.readline()

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from PIL import Image
-
 from _e2e_cli_harness import assert_one_line_error, make_env, run_cli
+from PIL import Image
 
 SYNTH_ARGS = ["--categories", "texture", "--n-train", "16", "--n-test-good", "6", "--n-defect", "3", "--size", "96"]
 FAST = ["--image-size", "96", "--weights", "random"]
@@ -40,10 +39,12 @@ def dataset(tmp_path_factory, env) -> Path:
 @pytest.fixture
 def copy(dataset, tmp_path):
     """A fresh copy of the synthetic dataset to break."""
+
     def make() -> Path:
         root = tmp_path / "data"
         shutil.copytree(dataset, root)
         return root
+
     return make
 
 
@@ -66,6 +67,7 @@ def assert_nothing_written(out: Path) -> None:
 
 
 # --- dataset folders -------------------------------------------------------------------------
+
 
 def test_missing_data_folder(tmp_path, env):
     missing = tmp_path / "no-such-folder"
@@ -99,6 +101,7 @@ def test_category_without_training_images(copy, tmp_path, env):
 
 # --- unreadable files are errors naming the file ----------------------------------------------
 
+
 def _random_bytes(path: Path, _: Path) -> None:
     path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
 
@@ -118,8 +121,12 @@ def _text(path: Path, _: Path) -> None:
 
 @pytest.mark.parametrize(
     ("make", "reason"),
-    [(_random_bytes, "not a recognised image"), (_truncated, "truncated"), (_zero_bytes, "empty"),
-     (_text, "not a recognised image")],
+    [
+        (_random_bytes, "not a recognised image"),
+        (_truncated, "truncated"),
+        (_zero_bytes, "empty"),
+        (_text, "not a recognised image"),
+    ],
     ids=["random-bytes", "truncated-png", "zero-byte", "text-renamed-png"],
 )
 def test_unreadable_training_image_is_an_error_naming_it(make, reason, copy, tmp_path, env):
@@ -141,6 +148,7 @@ def test_mask_of_the_wrong_size(copy, tmp_path, env):
 
 
 # --- unusual but valid images are read ---------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def odd_images_bundle(dataset, tmp_path_factory, env):
@@ -185,11 +193,14 @@ def test_odd_images_can_be_scored(odd_images_bundle, env):
 
 # --- unknown names -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("option", "needles"),
-    [("--backbone", ("unknown backbone 'nope'", "efficientnet_lite0")),
-     ("--detector", ("unknown detector 'nope'", "patchcore", "padim")),
-     ("--format", ("unknown dataset format 'nope'", "mvtec"))],
+    [
+        ("--backbone", ("unknown backbone 'nope'", "efficientnet_lite0")),
+        ("--detector", ("unknown detector 'nope'", "patchcore", "padim")),
+        ("--format", ("unknown dataset format 'nope'", "mvtec")),
+    ],
 )
 def test_unknown_name(option, needles, dataset, tmp_path, env):
     result, out = fit(dataset, tmp_path, env, option, "nope")
@@ -208,6 +219,7 @@ def test_failed_fit_keeps_the_previous_bundle(odd_images_bundle, tmp_path, env, 
 
 
 # --- bundles -----------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def future_bundle(odd_images_bundle, tmp_path) -> Path:
@@ -269,6 +281,7 @@ def test_score_a_corrupt_image(odd_images_bundle, tmp_path, env):
 
 # --- run configs -------------------------------------------------------------------------------
 
+
 def _config(root: Path, tmp_path: Path, **changes) -> dict:
     config = {
         "output": str(tmp_path / "out"),
@@ -295,14 +308,15 @@ def test_run_config_that_is_not_valid_yaml(tmp_path, env):
 
 @pytest.mark.parametrize(
     ("changes", "needles"),
-    [({"colour": "blue"}, ("unknown key(s) colour",)),
-     ({"features": {"imagesize": 96}}, ("unknown key(s) in 'features': imagesize", "image_size")),
-     ({"dataset": {"format": "mvtec", "rooot": "x"}}, ("unknown key(s) in 'dataset': rooot",)),
-     ({"detectors": ["nope"]}, ("detector 'nope' unknown",)),
-     ({"dataset": {"format": "nope", "root": "x"}}, ("dataset.format 'nope' unknown",)),
-     ({"bootstrap": "lots"}, ("'bootstrap' must be an integer", "'lots'"))],
-    ids=["unknown-key", "unknown-features-key", "unknown-dataset-key", "unknown-detector", "unknown-format",
-         "not-a-number"],
+    [
+        ({"colour": "blue"}, ("unknown key(s) colour",)),
+        ({"features": {"imagesize": 96}}, ("unknown key(s) in 'features': imagesize", "image_size")),
+        ({"dataset": {"format": "mvtec", "rooot": "x"}}, ("unknown key(s) in 'dataset': rooot",)),
+        ({"detectors": ["nope"]}, ("detector 'nope' unknown",)),
+        ({"dataset": {"format": "nope", "root": "x"}}, ("dataset.format 'nope' unknown",)),
+        ({"bootstrap": "lots"}, ("'bootstrap' must be an integer", "'lots'")),
+    ],
+    ids=["unknown-key", "unknown-features-key", "unknown-dataset-key", "unknown-detector", "unknown-format", "not-a-number"],
 )
 def test_run_config_with_bad_content(changes, needles, dataset, tmp_path, env):
     result, path = _run(yaml.safe_dump(_config(dataset, tmp_path, **changes)), tmp_path, env)
@@ -318,13 +332,16 @@ def test_run_config_that_does_not_exist(tmp_path, env):
 
 # --- usage errors and --debug (a fresh `python -m defectlab` each) ------------------------------
 
+
 @pytest.mark.parametrize(
     ("args", "needles"),
-    [(["fit", "--data", "x"], ("Missing option '--out'",)),
-     (["fit", "--out", "x", "--image-size", "big"], ("'--image-size'",)),
-     (["evaluate"], ("Missing argument 'BUNDLE'",)),
-     (["fit", "--out", "x", "--colour", "red"], ("No such option: --colour",)),
-     (["frobnicate"], ("No such command 'frobnicate'",))],
+    [
+        (["fit", "--data", "x"], ("Missing option '--out'",)),
+        (["fit", "--out", "x", "--image-size", "big"], ("'--image-size'",)),
+        (["evaluate"], ("Missing argument 'BUNDLE'",)),
+        (["fit", "--out", "x", "--colour", "red"], ("No such option: --colour",)),
+        (["frobnicate"], ("No such command 'frobnicate'",)),
+    ],
     ids=["missing-option", "bad-integer", "missing-argument", "unknown-option", "unknown-command"],
 )
 def test_usage_errors_are_one_line(args, needles, tmp_path, env):

@@ -9,16 +9,28 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _e2e_cli_harness import assert_one_line_error, make_env, run_cli
+
 from defectlab.bundle.io import load_bundle
 from defectlab.data.imageio import save_image
 from defectlab.errors import ModelError
 
 CLASSES = {"good": (128, 128, 128), "rust": (190, 70, 30), "stain": (40, 60, 190)}
 PER_CLASS = 6
-TRAIN_ARGS = ["--format", "folder", "--model", "attention", "--weights", "random", "--image-size", "64",
-              "--epochs", "8", "--lr", "3e-3"]
+TRAIN_ARGS = [
+    "--format",
+    "folder",
+    "--model",
+    "attention",
+    "--weights",
+    "random",
+    "--image-size",
+    "64",
+    "--epochs",
+    "8",
+    "--lr",
+    "3e-3",
+]
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +96,9 @@ def test_bad_input_is_one_line_error(work, env, dataset, trained):
     bundle, _ = trained
     not_a_bundle = run_cli(["classify", dataset, dataset / "good" / "00.png"], env, work)
     assert_one_line_error(not_a_bundle, str(dataset), "manifest.json is missing")
-    wrong_scheme = run_cli(["train-classifier", "--data", dataset, *TRAIN_ARGS, "--scheme", "elpv_binary",
-                            "--out", work / "elpv.bundle"], env, work)
+    wrong_scheme = run_cli(
+        ["train-classifier", "--data", dataset, *TRAIN_ARGS, "--scheme", "elpv_binary", "--out", work / "elpv.bundle"], env, work
+    )
     assert_one_line_error(wrong_scheme, "elpv_binary", "metadata 'proba'")
     assert not (work / "elpv.bundle").exists() and not (work / "elpv.bundle.split.json").exists()
 
@@ -156,7 +169,9 @@ def test_evaluate_a_classifier_on_its_stored_test_split(trained, evaluated):
     assert metrics["accuracy"] == pytest.approx(np.trace(confusion) / confusion.sum())
     for k, name in enumerate(metrics["classes"]):
         assert metrics["per_class"][name] == {
-            "n": int(confusion[k].sum()), "predicted": int(confusion[:, k].sum()), "correct": int(confusion[k, k])
+            "n": int(confusion[k].sum()),
+            "predicted": int(confusion[:, k].sum()),
+            "correct": int(confusion[k, k]),
         }
         assert metrics["per_class"][name]["n"] == 1  # one test image per class
     lines = result.stdout.strip().splitlines()
@@ -222,8 +237,25 @@ def test_info_summarizes_a_classifier_bundle(work, env, trained):
 @pytest.mark.parametrize(
     ("command", "options"),
     [
-        ("train-classifier", ["--data", "--format", "--category", "--scheme", "--model", "--mode", "--epochs", "--loss",
-                              "--lr", "--backbone", "--weights", "--image-size", "--out", "--seed"]),
+        (
+            "train-classifier",
+            [
+                "--data",
+                "--format",
+                "--category",
+                "--scheme",
+                "--model",
+                "--mode",
+                "--epochs",
+                "--loss",
+                "--lr",
+                "--backbone",
+                "--weights",
+                "--image-size",
+                "--out",
+                "--seed",
+            ],
+        ),
         ("classify", ["BUNDLE", "IMAGE_OR_DIR", "--json", "classes.json"]),
         ("evaluate", ["classifier", "--split", "train-classifier"]),
         ("score", ["classifier", "classes.json"]),

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _e2e_cli_harness import make_env, run_cli
 from PIL import Image
 
-from _e2e_cli_harness import make_env, run_cli
 from defectlab.data.neu import NEU_CLASSES
 from defectlab.data.synth_defects import DEFECT_TYPES
 
@@ -49,8 +49,24 @@ def case(request, work, env):
         classes, images = sorted(NEU_CLASSES), data
     else:
         data = work / "mvtec"
-        made = run_cli(["synth", data, "--categories", "texture", "--n-train", str(PER_CLASS), "--n-test-good",
-                        str(PER_CLASS), "--n-defect", str(PER_CLASS), "--size", "32"], env, work)
+        made = run_cli(
+            [
+                "synth",
+                data,
+                "--categories",
+                "texture",
+                "--n-train",
+                str(PER_CLASS),
+                "--n-test-good",
+                str(PER_CLASS),
+                "--n-defect",
+                str(PER_CLASS),
+                "--size",
+                "32",
+            ],
+            env,
+            work,
+        )
         assert made.returncode == 0, str(made)
         options = ["--data", data, "--format", "mvtec", "--category", "texture"]
         classes, images = sorted(["good", *DEFECT_TYPES]), data / "texture" / "test"
@@ -120,9 +136,28 @@ def test_causal_classifier_trains_classifies_and_evaluates_through_the_cli(work,
     write_neu(data)
     bundle = work / "causal.bundle"
     options = ["--data", data, "--format", "neu"]
-    trained = run_cli(["train-classifier", *options, "--model", "causal", "--weights", "random", "--image-size", "32",
-                       "--epochs", "2", "--scheme", "defect_type", "--parts", "backdoor,counterfactual,reweight",
-                       "--out", bundle], env, work)
+    trained = run_cli(
+        [
+            "train-classifier",
+            *options,
+            "--model",
+            "causal",
+            "--weights",
+            "random",
+            "--image-size",
+            "32",
+            "--epochs",
+            "2",
+            "--scheme",
+            "defect_type",
+            "--parts",
+            "backdoor,counterfactual,reweight",
+            "--out",
+            bundle,
+        ],
+        env,
+        work,
+    )
     assert trained.returncode == 0, str(trained)
     manifest = json.loads((bundle / "manifest.json").read_text())
     config = manifest["model"]["config"]

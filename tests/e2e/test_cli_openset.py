@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from _e2e_cli_harness import assert_one_line_error, make_env, run_cli
 
 FAST = ["--image-size", "64", "--weights", "random", "--epochs", "3"]
@@ -22,8 +21,20 @@ def env(tmp_path_factory):
 def folder_tree(tmp_path_factory, env) -> Path:
     """MVTec synthetic data rearranged as a folder tree: good/ plus one folder per defect type."""
     work = tmp_path_factory.mktemp("openset-cli")
-    synth = ["synth", work / "mvtec", "--categories", "texture", "--n-train", "16", "--n-test-good", "6", "--n-defect", "10",
-             "--size", "64"]
+    synth = [
+        "synth",
+        work / "mvtec",
+        "--categories",
+        "texture",
+        "--n-train",
+        "16",
+        "--n-test-good",
+        "6",
+        "--n-defect",
+        "10",
+        "--size",
+        "64",
+    ]
     assert run_cli(synth, env, work).returncode == 0
     root = work / "tree"
     shutil.copytree(work / "mvtec" / "texture" / "train" / "good", root / "good")
@@ -49,8 +60,10 @@ def test_fit_and_evaluate_openset(folder_tree: Path, env, tmp_path: Path) -> Non
     for approach in ("one_stage", "cascade_whole", "cascade_localized"):
         for method in ("mahalanobis", "msp", "max_logit", "energy"):
             values = summary["results"][approach][method]
-            assert all(0 <= values[k] <= 1 for k in ("closed_set_accuracy", "known_unknown_auroc", "oscr",
-                                                     "fpr_at_95_tpr", "macro_f1_with_unknown"))
+            assert all(
+                0 <= values[k] <= 1
+                for k in ("closed_set_accuracy", "known_unknown_auroc", "oscr", "fpr_at_95_tpr", "macro_f1_with_unknown")
+            )
     info = json.loads(run_cli(["info", out], env, tmp_path).stdout)
     assert info["kind"] == "openset" and info["known"] == ["scratch", "crack", "spot"]
     assert info["localized"]["region_model"] is False  # a folder tree without masks/: the anomaly map alone
@@ -59,7 +72,9 @@ def test_fit_and_evaluate_openset(folder_tree: Path, env, tmp_path: Path) -> Non
 
 def test_bad_openset_requests(folder_tree: Path, env, tmp_path: Path) -> None:
     args = ["fit-openset", "--data", folder_tree, "--out", tmp_path / "o", *FAST]
-    assert_one_line_error(run_cli([*args, "--known", "scratch,dent"], env, tmp_path), "known classes ['dent'] are not in the data")
+    assert_one_line_error(
+        run_cli([*args, "--known", "scratch,dent"], env, tmp_path), "known classes ['dent'] are not in the data"
+    )
     everything = "scratch,crack,spot,hole,stain"
     assert_one_line_error(run_cli([*args, "--known", everything], env, tmp_path), "leave at least one out")
     assert not (tmp_path / "o").exists()
@@ -68,12 +83,25 @@ def test_bad_openset_requests(folder_tree: Path, env, tmp_path: Path) -> None:
 def test_synth_steel_folder_layout_feeds_the_folder_reader(env, tmp_path: Path) -> None:
     from defectlab.data.folder import read_folder
 
-    args = ["synth", tmp_path / "steel", "--kind", "steel", "--layout", "folder", "--n-defect", "2", "--n-good", "2",
-            "--size", "64"]
+    args = [
+        "synth",
+        tmp_path / "steel",
+        "--kind",
+        "steel",
+        "--layout",
+        "folder",
+        "--n-defect",
+        "2",
+        "--n-good",
+        "2",
+        "--size",
+        "64",
+    ]
     result = run_cli(args, env, tmp_path)
     assert result.returncode == 0, str(result)
     samples = read_folder(tmp_path / "steel")
     assert sorted({s.defect_type for s in samples}) == sorted(
-        ["good", "crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale", "scratches"])
+        ["good", "crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale", "scratches"]
+    )
     assert all(s.mask is not None and s.mask.any() for s in samples if s.label == 1)
     assert_one_line_error(run_cli(["synth", tmp_path / "x", "--kind", "wood"], env, tmp_path), "unknown synth kind 'wood'")

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _e2e_cli_harness import assert_one_line_error, make_env, run_cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "report"))

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from _e2e_cli_harness import assert_one_line_error, make_env, run_cli
 
 FAST = ["--image-size", "64", "--weights", "random"]
@@ -22,11 +21,25 @@ def env(tmp_path_factory):
 def routed(tmp_path_factory, env) -> tuple[Path, Path, Path]:
     work = tmp_path_factory.mktemp("router")
     root = work / "data"
-    synth = ["synth", root, "--categories", "texture,object", "--n-train", "20", "--n-test-good", "4", "--n-defect", "2", "--size", "64"]
+    synth = [
+        "synth",
+        root,
+        "--categories",
+        "texture,object",
+        "--n-train",
+        "20",
+        "--n-test-good",
+        "4",
+        "--n-defect",
+        "2",
+        "--size",
+        "64",
+    ]
     assert run_cli(synth, env, work).returncode == 0
     out = work / "models" / "routed"
-    result = run_cli(["fit-router", "--data", root, "--detector", "patchcore", "--detectors", "object=cae",
-                      "--out", out, *FAST], env, work)
+    result = run_cli(
+        ["fit-router", "--data", root, "--detector", "patchcore", "--detectors", "object=cae", "--out", out, *FAST], env, work
+    )
     assert result.returncode == 0, str(result)
     assert "fitted a router over 2 categories (object=cae, texture=patchcore)" in result.stdout
     return work, root, out
@@ -62,7 +75,9 @@ def test_evaluate_reports_routing_and_per_category_metrics(routed, env) -> None:
 
 def test_score_writes_categories(routed, env, tmp_path: Path) -> None:
     work, root, out = routed
-    result = run_cli(["score", out, root / "texture" / "test", root / "object" / "test" / "good", "--out", tmp_path / "s"], env, work)
+    result = run_cli(
+        ["score", out, root / "texture" / "test", root / "object" / "test" / "good", "--out", tmp_path / "s"], env, work
+    )
     assert result.returncode == 0, str(result)
     rows = list(csv.DictReader(open(tmp_path / "s" / "scores.csv")))
     assert {r["category"] for r in rows} <= {"texture", "object", "unknown"}

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from PIL import Image
-
 from _e2e_cli_harness import make_env, run_cli
+from PIL import Image
 
 SYNTH_ARGS = ["--categories", "texture", "--n-train", "16", "--n-test-good", "6", "--n-defect", "3", "--size", "96"]
 DETECTORS = ("patchcore", "padim")

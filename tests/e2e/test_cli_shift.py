@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from _e2e_cli_harness import assert_one_line_error, make_env, run_cli
 
 
@@ -17,7 +16,20 @@ def env(tmp_path_factory):
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory, env):
     work = tmp_path_factory.mktemp("shift")
-    args = ["synth", work / "clean", "--categories", "texture", "--n-train", "4", "--n-test-good", "2", "--n-defect", "1", "--size", "64"]
+    args = [
+        "synth",
+        work / "clean",
+        "--categories",
+        "texture",
+        "--n-train",
+        "4",
+        "--n-test-good",
+        "2",
+        "--n-defect",
+        "1",
+        "--size",
+        "64",
+    ]
     assert run_cli(args, env, work, spawn_process=True).returncode == 0
     return work
 
@@ -29,7 +41,17 @@ def test_shift_writes_dataset_and_mirrored_split(dataset, env):
 
     make_split(read_mvtec(dataset / "clean", "texture"), "mvtec", 42).save(fit_split)
     result = run_cli(
-        ["shift", dataset / "clean", dataset / "shifted", "--preset", "mvtec-shift", "--category", "texture", "--split", fit_split],
+        [
+            "shift",
+            dataset / "clean",
+            dataset / "shifted",
+            "--preset",
+            "mvtec-shift",
+            "--category",
+            "texture",
+            "--split",
+            fit_split,
+        ],
         env,
         dataset,
     )

@@ -9,9 +9,8 @@ import statistics
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from _e2e_cli_harness import make_env, run_cli
+from PIL import Image
 
 SYNTH_ARGS = ["--categories", "texture", "--n-train", "16", "--n-test-good", "6", "--n-defect", "3", "--size", "96"]
 METRICS = ("image_auroc", "image_auprc", "image_f1", "pixel_auroc", "aupro")
@@ -180,8 +179,22 @@ def test_padim_fit_and_evaluate(work, env, dataset):
 
 HELP = {
     None: ["--debug", "fit", "evaluate", "score", "synth", "info", "run"],
-    "fit": ["--data", "--category", "--detector", "--out", "--format", "--backbone", "--layers", "--weights",
-            "--image-size", "--coreset-ratio", "--threshold", "--split", "--seed", "--threads"],
+    "fit": [
+        "--data",
+        "--category",
+        "--detector",
+        "--out",
+        "--format",
+        "--backbone",
+        "--layers",
+        "--weights",
+        "--image-size",
+        "--coreset-ratio",
+        "--threshold",
+        "--split",
+        "--seed",
+        "--threads",
+    ],
     "evaluate": ["BUNDLE", "--data", "--category", "--format", "--split", "--json", "--threads"],
     "score": ["BUNDLE", "IMAGE_OR_DIR", "--out", "--threads"],
     "synth": ["OUT", "--categories", "--n-train", "--n-test-good", "--n-defect", "--size", "--seed", "--overwrite"],

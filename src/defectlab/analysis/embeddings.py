@@ -51,9 +51,7 @@ def _half_from_defect(rng: np.random.Generator, is_defect: np.ndarray, k: int) -
     """k distinct positions, half (rounded up) from the defect patches where there are enough."""
     defect, rest = np.flatnonzero(is_defect), np.flatnonzero(~is_defect)
     n_defect = min(defect.size, max((k + 1) // 2, k - rest.size))
-    return np.concatenate(
-        [rng.choice(defect, n_defect, replace=False), rng.choice(rest, k - n_defect, replace=False)]
-    )
+    return np.concatenate([rng.choice(defect, n_defect, replace=False), rng.choice(rest, k - n_defect, replace=False)])
 
 
 def _normal_mean(feature_array: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -112,9 +110,7 @@ def sample_patch_embeddings(
     return np.concatenate(rows).astype(np.float32), np.concatenate(anomalous), image_index
 
 
-def project_2d(
-    X: np.ndarray, method: str = "tsne", seed: int = 42, max_points: int = 4000
-) -> tuple[np.ndarray, np.ndarray]:
+def project_2d(X: np.ndarray, method: str = "tsne", seed: int = 42, max_points: int = 4000) -> tuple[np.ndarray, np.ndarray]:
     """2-D coordinates (M', 2) of the rows of X and the indices of the rows kept.
 
     At most `max_points` rows are kept (seeded subsample, ascending indices). Features are

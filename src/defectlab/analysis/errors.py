@@ -91,9 +91,7 @@ def _check_threshold(threshold: float) -> None:
         raise ConfigError("threshold is NaN")
 
 
-def group_detection(
-    labels: ArrayLike, scores: ArrayLike, threshold: float, groups: ArrayLike
-) -> list[GroupResult]:
+def group_detection(labels: ArrayLike, scores: ArrayLike, threshold: float, groups: ArrayLike) -> list[GroupResult]:
     """Recall and AUROC per group of anomalous images (e.g. size bins), sorted by group name.
 
     recall is the share of the group's anomalous images with `score >= threshold`; auroc ranks
@@ -139,9 +137,7 @@ def reliability_curve(labels: ArrayLike, probabilities: ArrayLike, n_bins: int =
     label_array = binary_labels(labels)
     probability_array = finite_scores(probabilities, name="probabilities")
     if label_array.shape != probability_array.shape:
-        raise DataError(
-            f"labels {label_array.shape} and probabilities {probability_array.shape} differ in length"
-        )
+        raise DataError(f"labels {label_array.shape} and probabilities {probability_array.shape} differ in length")
     if not ((probability_array >= 0.0) & (probability_array <= 1.0)).all():
         raise DataError("probabilities must lie in [0, 1]")
     edges = np.linspace(0.0, 1.0, n_bins + 1)
@@ -156,9 +152,7 @@ def reliability_curve(labels: ArrayLike, probabilities: ArrayLike, n_bins: int =
     return Reliability(edges, mean_predicted, fraction_positive, counts, ece)
 
 
-def error_indices(
-    labels: ArrayLike, scores: ArrayLike, threshold: float, n: int = 8
-) -> tuple[np.ndarray, np.ndarray]:
+def error_indices(labels: ArrayLike, scores: ArrayLike, threshold: float, n: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the worst errors at `threshold`: (false positives, false negatives), at most n each.
 
     False positives (normal, score >= threshold) come highest score first; false negatives

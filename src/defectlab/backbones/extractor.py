@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -64,8 +64,7 @@ class FeatureExtractor:
         unknown = [layer for layer in layers if layer not in names]
         if unknown:
             raise ConfigError(
-                f"unknown layer(s) {', '.join(unknown)} for backbone {self.config.backbone}; "
-                f"choose from {', '.join(names)}"
+                f"unknown layer(s) {', '.join(unknown)} for backbone {self.config.backbone}; choose from {', '.join(names)}"
             )
         out_indices = tuple(sorted(names.index(layer) for layer in layers))
         # Nested feature modules (EfficientNet's "blocks.2") need one level of Sequential flattened;
@@ -106,7 +105,9 @@ class FeatureExtractor:
         if pool > 1:
             maps = [F.avg_pool2d(m, pool, stride=1, padding=pool // 2, count_include_pad=False) for m in maps]
         target = maps[0].shape[-2:]
-        maps = [m if m.shape[-2:] == target else F.interpolate(m, size=target, mode="bilinear", align_corners=False) for m in maps]
+        maps = [
+            m if m.shape[-2:] == target else F.interpolate(m, size=target, mode="bilinear", align_corners=False) for m in maps
+        ]
         return torch.cat(maps, dim=1).contiguous()
 
     def batches(self, images: Sequence[np.ndarray], progress: bool = False) -> Iterator[torch.Tensor]:

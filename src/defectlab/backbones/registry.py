@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import timm
 import torch
@@ -68,11 +68,7 @@ register(
     )
 )
 for _name, _timm in (("resnet18", "resnet18"), ("resnet50", "resnet50"), ("wide_resnet50_2", "wide_resnet50_2")):
-    register(
-        BackboneSpec(
-            _name, _timm, ("layer2", "layer3"), IMAGENET_MEAN, IMAGENET_STD, weights_hint=_torchvision_hint(_name)
-        )
-    )
+    register(BackboneSpec(_name, _timm, ("layer2", "layer3"), IMAGENET_MEAN, IMAGENET_STD, weights_hint=_torchvision_hint(_name)))
 
 
 def _read_weights_file(path: Path) -> dict[str, torch.Tensor]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from safetensors.torch import load_file, save_file
@@ -92,7 +93,7 @@ def save_bundle(path: str | Path, bundle: Bundle) -> Path:
     manifest = {
         "format_version": FORMAT_VERSION,
         "kind": DETECTOR_KIND,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "backbone": model.features.to_dict(),
         "image_size": model.features.image_size,
         "normalization": {"mean": list(spec.mean), "std": list(spec.std)},

@@ -21,12 +21,11 @@ from typing import Any
 from safetensors.torch import load_file, save_file
 
 from defectlab.bundle.io import CLASSIFIER_KIND, FORMAT_VERSION, MANIFEST, library_versions, read_manifest
-from defectlab.fileio import atomic_write_directory
 from defectlab.classifiers.backbone import BackboneClassifier
 from defectlab.classifiers.base import ImageClassifier
 from defectlab.classifiers.registry import classifier_from_config
 from defectlab.errors import ConfigError, ModelError
-from defectlab.fileio import jsonable
+from defectlab.fileio import atomic_write_directory, jsonable
 
 KIND = CLASSIFIER_KIND
 TENSORS = "model.safetensors"

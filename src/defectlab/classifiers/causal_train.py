@@ -79,7 +79,9 @@ def counterfactual_views(
         names = rng.choice(len(config.view_corruptions), size=config.views_per_image)
         views.append(
             [
-                apply_corruption(image, None, config.view_corruptions[n], config.view_severity, image_seed(seed, str(v), image_id))[0]
+                apply_corruption(
+                    image, None, config.view_corruptions[n], config.view_severity, image_seed(seed, str(v), image_id)
+                )[0]
                 for v, n in enumerate(names)
             ]
         )
@@ -147,8 +149,11 @@ def fit_causal_model(
     model.set_dictionary(build_dictionary(pooled, strata.train, train.labels, strata.names, strata.source))
     view_maps, view_strata = None, None
     if model.counterfactual and (views is not None or causal.views_per_image > 0):
-        images = views.images if views is not None else counterfactual_views(
-            train.images, [s.id for s in train.samples], causal, config.seed)
+        images = (
+            views.images
+            if views is not None
+            else counterfactual_views(train.images, [s.id for s in train.samples], causal, config.seed)
+        )
         counts = {len(image_views) for image_views in images}
         if len(images) != len(train) or len(counts) != 1 or 0 in counts:
             raise DataError(f"each of the {len(train)} training images needs the same number (>= 1) of views")
@@ -156,8 +161,18 @@ def fit_causal_model(
         view_maps = flat.view(len(train), len(images[0]), *flat.shape[1:])
         view_strata = None if views is None else views.strata
     return train_causal_head(
-        model, train_maps, train.labels, strata.train, val_maps, val.labels, config, causal,
-        views=view_maps, val_strata=strata.val, progress=progress, view_strata=view_strata,
+        model,
+        train_maps,
+        train.labels,
+        strata.train,
+        val_maps,
+        val.labels,
+        config,
+        causal,
+        views=view_maps,
+        val_strata=strata.val,
+        progress=progress,
+        view_strata=view_strata,
     )
 
 
@@ -264,8 +279,10 @@ def _counterfactual(
 
 def _symmetric_kl(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
     log_a, log_b = F.log_softmax(logits_a, dim=1), F.log_softmax(logits_b, dim=1)
-    return 0.5 * (F.kl_div(log_a, log_b, log_target=True, reduction="batchmean")
-                  + F.kl_div(log_b, log_a, log_target=True, reduction="batchmean"))
+    return 0.5 * (
+        F.kl_div(log_a, log_b, log_target=True, reduction="batchmean")
+        + F.kl_div(log_b, log_a, log_target=True, reduction="batchmean")
+    )
 
 
 def _invariance_penalty(pooled: torch.Tensor, labels: torch.Tensor, strata: torch.Tensor) -> torch.Tensor:
@@ -281,7 +298,11 @@ def _invariance_penalty(pooled: torch.Tensor, labels: torch.Tensor, strata: torc
 
 
 def _check(
-    model: CausalClassifier, maps: torch.Tensor, labels: np.ndarray, strata: np.ndarray, views: torch.Tensor | None,
+    model: CausalClassifier,
+    maps: torch.Tensor,
+    labels: np.ndarray,
+    strata: np.ndarray,
+    views: torch.Tensor | None,
     view_strata: np.ndarray | None = None,
 ) -> None:
     if not len(maps) == len(labels) == len(strata):

@@ -40,8 +40,7 @@ class ConfounderDictionary:
         k = len(self.names)
         if self.prototypes.ndim != 2 or self.prototypes.shape[0] != k or self.prior.shape != (k,):
             raise DataError(
-                f"confounder dictionary shapes disagree: prototypes {self.prototypes.shape}, "
-                f"prior {self.prior.shape}, {k} names"
+                f"confounder dictionary shapes disagree: prototypes {self.prototypes.shape}, prior {self.prior.shape}, {k} names"
             )
         if k < 1 or not np.isclose(self.prior.sum(), 1.0) or (self.prior < 0).any():
             raise DataError(f"the stratum prior must be a probability vector, got {self.prior.tolist()}")

@@ -16,6 +16,7 @@ import numpy as np
 
 from defectlab import __version__
 from defectlab.classifiers.labels import LabelledSamples
+
 # category_name: the stored split's category must be the one load_or_create_split checks against
 from defectlab.data.splits import DEFAULT_SEED, Split, category_name, load_or_create_split
 from defectlab.errors import ConfigError, DataError
@@ -58,9 +59,7 @@ def make_stratified_split(
     return Split(*parts, seed, stratified_rule(data.scheme), category_name(data.samples), created)
 
 
-def load_or_create_stratified_split(
-    path: str | os.PathLike[str], data: LabelledSamples, seed: int = DEFAULT_SEED
-) -> Split:
+def load_or_create_stratified_split(path: str | os.PathLike[str], data: LabelledSamples, seed: int = DEFAULT_SEED) -> Split:
     """Read the split at ``path`` (checking rule, seed and category) or draw it and save it there."""
     if Path(path).exists():  # reading and checking a stored split does not depend on its rule
         return load_or_create_split(path, data.samples, stratified_rule(data.scheme), seed)

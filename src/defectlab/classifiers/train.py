@@ -81,9 +81,7 @@ class TrainResult:
         return asdict(self)
 
 
-def classification_scores(
-    labels: Sequence[int] | np.ndarray, predictions: Sequence[int] | np.ndarray
-) -> dict[str, float]:
+def classification_scores(labels: Sequence[int] | np.ndarray, predictions: Sequence[int] | np.ndarray) -> dict[str, float]:
     """Accuracy and macro-F1 (over the classes present in labels or predictions)."""
     return {
         "accuracy": float(accuracy_score(labels, predictions)),
@@ -175,9 +173,7 @@ def _check_inputs(model: ImageClassifier, train: LabelledSamples, val: LabelledS
         if len(part) == 0:
             raise DataError(f"the {name} set is empty")
         if len(part.class_names) != model.num_classes:
-            raise ConfigError(
-                f"the {name} set has {len(part.class_names)} classes but the model predicts {model.num_classes}"
-            )
+            raise ConfigError(f"the {name} set has {len(part.class_names)} classes but the model predicts {model.num_classes}")
     if config.mode == "head" and not isinstance(model, BackboneClassifier):
         raise ConfigError(f"mode 'head' needs a pretrained backbone; train '{model.kind}' with mode 'finetune'")
 
@@ -337,9 +333,7 @@ def _validate(
     """Validation loss, accuracy, macro-F1 and the selection score (model in eval mode)."""
     model.eval()
     with torch.inference_mode():
-        logits = torch.cat(
-            [forward(val_inputs(idx)) for idx in _batches(np.arange(len(val_labels)), batch_size)]
-        )
+        logits = torch.cat([forward(val_inputs(idx)) for idx in _batches(np.arange(len(val_labels)), batch_size)])
         loss = float(loss_fn(logits, torch.from_numpy(val_labels)))
     predictions = logits.argmax(dim=1).numpy()
     scores = classification_scores(val_labels, predictions)

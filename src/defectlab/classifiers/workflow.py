@@ -122,8 +122,7 @@ def _train_causal(
     switches = {part: part in job.parts for part in CAUSAL_PARTS}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = CausalClassifier(num_classes, job.image_size, job.backbone, job.weights,
-                                 num_strata=len(strata.names), **switches)
+        model = CausalClassifier(num_classes, job.image_size, job.backbone, job.weights, num_strata=len(strata.names), **switches)
     result = fit_causal_model(model, train, val, train_maps, val_maps, strata, job.train, job.causal, maps_of, progress)
     extra = {"strata": {"source": strata.source, "names": list(strata.names)}, "causal": job.causal.to_dict()}
     return model, result, extra

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from defectlab.classifiers.bundle import load_classifier_bundle
 from defectlab.classifiers.workflow import evaluate_classifier_bundle, stored_split_path
@@ -14,11 +14,11 @@ from defectlab.fileio import atomic_write_text, jsonable
 
 def evaluate_classifier_dir(
     bundle_dir: Path,
-    data: Optional[Path],
-    category: Optional[str],
-    fmt: Optional[str],
-    split: Optional[Path],
-    json_out: Optional[Path],
+    data: Path | None,
+    category: str | None,
+    fmt: str | None,
+    split: Path | None,
+    json_out: Path | None,
 ) -> dict[str, Any]:
     """Evaluate the bundle (dataset format and category default to the training ones); write ``json_out``."""
     bundle = load_classifier_bundle(bundle_dir)
@@ -41,7 +41,9 @@ def classifier_table(summary: dict[str, Any]) -> str:
     lines = [
         f"classifier ({summary['scheme']}) on {summary['n_test']} test images of split {summary['split']}",
         metrics,
-        *("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-          for row in [header, *rows]),
+        *(
+            "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+            for row in [header, *rows]
+        ),
     ]
     return "\n".join(lines)

@@ -4,7 +4,6 @@ fine-tuned backbone, small CNN) trained on a stratified split and applied to ima
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,16 +11,17 @@ from defectlab.cli.options import echo_classes, is_classifier, split_csv
 
 
 def train_classifier_cmd(
-    data: Optional[Path] = typer.Option(None, "--data", help="Dataset root (not needed for --format elpv)."),
+    data: Path | None = typer.Option(None, "--data", help="Dataset root (not needed for --format elpv)."),
     fmt: str = typer.Option(..., "--format", help="Dataset format: mvtec, folder, neu, severstal, elpv."),
-    category: Optional[str] = typer.Option(None, "--category", help="Category, sub-folder or ELPV cell type."),
+    category: str | None = typer.Option(None, "--category", help="Category, sub-folder or ELPV cell type."),
     scheme: str = typer.Option("defect_type", "--scheme", help="Classes: defect_type, elpv_binary or elpv_4."),
     model: str = typer.Option("attention", "--model", help="attention, causal, finetune or smallcnn."),
-    mode: Optional[str] = typer.Option(
+    mode: str | None = typer.Option(
         None, "--mode", help="head (frozen cached features) or finetune (default: head for attention and causal)."
     ),
     strata: str = typer.Option(
-        "discovered", "--strata",
+        "discovered",
+        "--strata",
         help="causal: nuisance strata for the backdoor adjustment: 'discovered' (k-means on backbone features) "
         "or a metadata key naming the nuisance, e.g. cell_type for ELPV.",
     ),
@@ -65,7 +65,7 @@ def train_classifier_cmd(
 def classify(
     bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Classifier bundle directory."),
     inputs: list[Path] = typer.Argument(..., metavar="IMAGE_OR_DIR...", help="Images or folders of images."),
-    json_out: Optional[Path] = typer.Option(
+    json_out: Path | None = typer.Option(
         None, "--json", help="Also write the results to this JSON file (an existing folder gets classes.json inside)."
     ),
 ) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -31,20 +30,20 @@ def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks
 
 @app.command()
 def fit(
-    data: Optional[Path] = typer.Option(None, "--data", help="Dataset root (MVTec layout unless --format says otherwise)."),
-    category: Optional[str] = typer.Option(None, "--category", help="Category (MVTec) or cell type (ELPV: mono/poly)."),
+    data: Path | None = typer.Option(None, "--data", help="Dataset root (MVTec layout unless --format says otherwise)."),
+    category: str | None = typer.Option(None, "--category", help="Category (MVTec) or cell type (ELPV: mono/poly)."),
     detector: str = typer.Option("patchcore", "--detector", help="patchcore, padim or cae (feature-space autoencoder)."),
     out: Path = typer.Option(..., "--out", help="Directory to write the model bundle to."),
     fmt: str = typer.Option("mvtec", "--format", help="Dataset format: mvtec, folder, neu, severstal, elpv."),
     backbone: str = typer.Option("efficientnet_lite0", "--backbone", help="Backbone name (see `defectlab info`)."),
-    layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated backbone layers (default: the backbone's)."),
+    layers: str | None = typer.Option(None, "--layers", help="Comma-separated backbone layers (default: the backbone's)."),
     weights: str = typer.Option("default", "--weights", help="'default' (bundled), 'random', or a weights file."),
     image_size: int = typer.Option(224, "--image-size", help="Square input size in pixels."),
     coreset_ratio: float = typer.Option(0.01, "--coreset-ratio", help="PatchCore: share of patches kept in the memory bank."),
     threshold: str = typer.Option("auto", "--threshold", help="auto, f1, mean_std or quantile."),
-    split: Optional[Path] = typer.Option(None, "--split", help="Split JSON to reuse or create (default: next to the bundle)."),
+    split: Path | None = typer.Option(None, "--split", help="Split JSON to reuse or create (default: next to the bundle)."),
     seed: int = typer.Option(42, "--seed", help="Seed for the split, coreset and channel choice."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch/faiss."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch/faiss."),
 ) -> None:
     """Fit a detector on the normal training images and write a model bundle."""
     from defectlab.backbones.extractor import FeatureConfig
@@ -82,20 +81,22 @@ def fit(
 
 @app.command("fit-router")
 def fit_router(
-    data: Optional[Path] = typer.Option(None, "--data", help="Dataset root (not needed for ELPV)."),
+    data: Path | None = typer.Option(None, "--data", help="Dataset root (not needed for ELPV)."),
     fmt: str = typer.Option("mvtec", "--format", help="Dataset format: mvtec, folder or elpv (its cell types)."),
-    categories: Optional[str] = typer.Option(None, "--categories", help="Comma-separated categories (default: all)."),
+    categories: str | None = typer.Option(None, "--categories", help="Comma-separated categories (default: all)."),
     detector: str = typer.Option("patchcore", "--detector", help="Detector for every category: cae, patchcore or padim."),
-    detectors: Optional[str] = typer.Option(None, "--detectors", help="Per-category detectors, e.g. mono=cae,poly=padim."),
+    detectors: str | None = typer.Option(None, "--detectors", help="Per-category detectors, e.g. mono=cae,poly=padim."),
     out: Path = typer.Option(..., "--out", help="Directory to write the routed bundle to."),
     backbone: str = typer.Option("efficientnet_lite0", "--backbone", help="Backbone shared by router and detectors."),
     weights: str = typer.Option("default", "--weights", help="'default' (bundled), 'random', or a weights file."),
     image_size: int = typer.Option(224, "--image-size", help="Square input size in pixels."),
     threshold: str = typer.Option("auto", "--threshold", help="auto, f1, mean_std or quantile (per category)."),
     seed: int = typer.Option(42, "--seed", help="Seed for splits, coresets, router folds."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch/faiss."),
-    elpv: Optional[str] = typer.Option(None, "--elpv", help="ELPV cell types to add as categories elpv-<type>, e.g. mono,poly."),
-    router_share: float = typer.Option(0.5, "--router-share", help="Share of ELPV's defective cells the router also learns from (kept out of evaluate's test)."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch/faiss."),
+    elpv: str | None = typer.Option(None, "--elpv", help="ELPV cell types to add as categories elpv-<type>, e.g. mono,poly."),
+    router_share: float = typer.Option(
+        0.5, "--router-share", help="Share of ELPV's defective cells the router also learns from (kept out of evaluate's test)."
+    ),
 ) -> None:
     """Fit a multi-category model: a category router in front of one detector per category, sharing one
     backbone pass. Images of a product the router was never taught are answered "unknown category".
@@ -111,15 +112,30 @@ def fit_router(
 
     use_threads(threads)
     params = {"seed": seed}
-    options = FitOptions(detector=detector, detector_params=params, threshold=threshold, seed=seed, num_threads=threads,
-                         features=FeatureConfig(backbone, image_size=image_size, weights=weights))
-    request = RouterRequest(data, fmt, split_csv(categories), out, options, parse_detectors(detectors),
-                            elpv=split_csv(elpv), router_share=router_share)
+    options = FitOptions(
+        detector=detector,
+        detector_params=params,
+        threshold=threshold,
+        seed=seed,
+        num_threads=threads,
+        features=FeatureConfig(backbone, image_size=image_size, weights=weights),
+    )
+    request = RouterRequest(
+        data,
+        fmt,
+        split_csv(categories),
+        out,
+        options,
+        parse_detectors(detectors),
+        elpv=split_csv(elpv),
+        router_share=router_share,
+    )
     fitted = fit_router_bundle(request)
     model = fitted.model
     kinds = ", ".join(f"{n}={model.bundles[n].model.detector.kind}" for n in model.categories)
-    typer.echo(f"fitted a router over {len(model.categories)} categories ({kinds}) in {fitted.seconds['total']:.1f} s; "
-               f"bundle: {out}")
+    typer.echo(
+        f"fitted a router over {len(model.categories)} categories ({kinds}) in {fitted.seconds['total']:.1f} s; bundle: {out}"
+    )
 
 
 app.command("fit-openset")(openset.fit_openset)
@@ -129,18 +145,18 @@ app.command("evaluate-openset")(openset.evaluate_openset)
 @app.command()
 def evaluate(
     bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Detector or classifier bundle directory."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Dataset root."),
-    category: Optional[str] = typer.Option(
+    data: Path | None = typer.Option(None, "--data", help="Dataset root."),
+    category: str | None = typer.Option(
         None, "--category", help="Category / cell type (classifier: default the one it was trained on)."
     ),
-    fmt: Optional[str] = typer.Option(
+    fmt: str | None = typer.Option(
         None, "--format", help="Dataset format (default: mvtec; classifier: the format it was trained on)."
     ),
-    split: Optional[Path] = typer.Option(
+    split: Path | None = typer.Option(
         None, "--split", help="Split JSON (default: the one written by `fit` or `train-classifier`)."
     ),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the metrics to this JSON file."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the metrics to this JSON file."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads."),
 ) -> None:
     """Evaluate a bundle on the test part of its split.
 
@@ -178,9 +194,14 @@ def evaluate(
         raise ConfigError(f"split file {split_path} not found: pass --split (the JSON `fit` wrote)")
     _, _, test = apply(Split.load(split_path), samples)
     result = evaluate_bundle(bundle, test, progress=True)
-    summary = {**result.metrics, "threshold": result.threshold, "threshold_method": result.threshold_method,
-               "n_test": len(test), "intervals": {k: list(v) for k, v in result.intervals.items()},
-               "ms_per_image": result.timings["ms_per_image"]}
+    summary = {
+        **result.metrics,
+        "threshold": result.threshold,
+        "threshold_method": result.threshold_method,
+        "n_test": len(test),
+        "intervals": {k: list(v) for k, v in result.intervals.items()},
+        "ms_per_image": result.timings["ms_per_image"],
+    }
     text = json.dumps(summary, indent=2)
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -195,7 +216,7 @@ def score(
     out: Path = typer.Option(
         ..., "--out", help="Output folder: scores.csv and overlays/ (detector) or classes.json (classifier)."
     ),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads."),
 ) -> None:
     """Score images with a detector bundle: writes scores.csv (path, score, threshold, decision) and a heatmap
     overlay per image; a routed bundle adds the category (or "unknown category"). With a classifier bundle it does what `classify` does and writes OUT/classes.json."""
@@ -216,8 +237,9 @@ def score(
         rows = score_routed_paths(bundle_dir, collect_images(inputs), out)
         unknown = sum(r["decision"] == "unknown category" for r in rows)
         flagged = sum(r["decision"] == "anomalous" for r in rows)
-        typer.echo(f"scored {len(rows)} images: {flagged} anomalous, {unknown} of unknown category; "
-                   f"results in {out / 'scores.csv'}")
+        typer.echo(
+            f"scored {len(rows)} images: {flagged} anomalous, {unknown} of unknown category; results in {out / 'scores.csv'}"
+        )
         return
     rows = score_paths(bundle_dir, inputs, out, threads)
     flagged = sum(r["decision"] == "anomalous" for r in rows)
@@ -241,8 +263,8 @@ def synth(
     n_train: int = typer.Option(40, "--n-train", help="mvtec: normal training images per category."),
     n_test_good: int = typer.Option(10, "--n-test-good", help="mvtec: normal test images per category."),
     n_good: int = typer.Option(60, "--n-good", help="steel: defect-free images."),
-    n_defect: Optional[int] = typer.Option(None, "--n-defect", help="Images per defect type [default: 5 mvtec, 60 steel]."),
-    size: Optional[int] = typer.Option(None, "--size", help="Image side in pixels [default: 128 mvtec, 200 steel]."),
+    n_defect: int | None = typer.Option(None, "--n-defect", help="Images per defect type [default: 5 mvtec, 60 steel]."),
+    size: int | None = typer.Option(None, "--size", help="Image side in pixels [default: 128 mvtec, 200 steel]."),
     width: int = typer.Option(800, "--width", help="steel, severstal layout: strip width (real strips are 1600)."),
     height: int = typer.Option(128, "--height", help="steel, severstal layout: strip height (real strips are 256)."),
     seed: int = typer.Option(42, "--seed", help="Random seed."),
@@ -272,12 +294,12 @@ def synth(
 def shift(
     data: Path = typer.Argument(..., metavar="DATA", help="Clean dataset root (MVTec layout)."),
     out: Path = typer.Argument(..., metavar="OUT", help="Output root for the shifted copy."),
-    corruption: Optional[str] = typer.Option(None, "--corruption", help="One corruption (see `defectlab info`)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="A preset, e.g. mvtec-shift."),
+    corruption: str | None = typer.Option(None, "--corruption", help="One corruption (see `defectlab info`)."),
+    preset: str | None = typer.Option(None, "--preset", help="A preset, e.g. mvtec-shift."),
     severity: int = typer.Option(3, "--severity", help="Severity 1..5 (with --corruption)."),
     seed: int = typer.Option(42, "--seed", help="Seed; each image's shift depends on it and on the image's id."),
-    category: Optional[str] = typer.Option(None, "--category", help="Only this category (default: all)."),
-    split: Optional[Path] = typer.Option(None, "--split", help="Clean split JSON of --category to mirror."),
+    category: str | None = typer.Option(None, "--category", help="Only this category (default: all)."),
+    split: Path | None = typer.Option(None, "--split", help="Clean split JSON of --category to mirror."),
 ) -> None:
     """Write a shifted copy of a dataset: same folders, shifted images and masks, mirrored split."""
     from defectlab.errors import ConfigError
@@ -292,7 +314,7 @@ def shift(
 
 
 @app.command()
-def info(bundle_dir: Optional[Path] = typer.Argument(None, metavar="BUNDLE", help="Show this bundle's manifest.")) -> None:
+def info(bundle_dir: Path | None = typer.Argument(None, metavar="BUNDLE", help="Show this bundle's manifest.")) -> None:
     """List backbones, detectors, dataset formats and versions (or describe a bundle; for a classifier:
     kind, classes, backbone and a training summary without the per-epoch history)."""
     from defectlab.backbones.registry import list_backbones

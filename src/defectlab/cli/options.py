@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 
-def use_threads(threads: Optional[int]) -> None:
+def use_threads(threads: int | None) -> None:
     """Limit torch to ``threads`` CPU threads for the rest of the command (None: torch's default)."""
     if threads:
         import torch
@@ -16,7 +15,7 @@ def use_threads(threads: Optional[int]) -> None:
         torch.set_num_threads(threads)
 
 
-def split_csv(value: Optional[str]) -> tuple[str, ...]:
+def split_csv(value: str | None) -> tuple[str, ...]:
     """The non-empty, stripped items of a comma-separated option (empty when not given)."""
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
 

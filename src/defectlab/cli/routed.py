@@ -105,10 +105,16 @@ def fit_router_bundle(request: RouterRequest, progress: bool = True) -> RoutedFi
     cache = FeatureCache(default_cache_dir())
     dataset = request.fmt if not request.elpv else "+".join(sorted({s.fmt for s in sources.values()}))
     fitted = fit_routed_model(parts, request.options, request.detectors, cache=cache, dataset=dataset, progress=progress)
-    training = {"dataset": dataset, "root": str(request.data) if request.data else None, "categories": list(sources),
-                "sources": {name: source.to_dict() for name, source in sources.items()},
-                "router_share": request.router_share, "splits": str(folder), "seed": request.options.seed,
-                "fit_seconds": fitted.seconds}
+    training = {
+        "dataset": dataset,
+        "root": str(request.data) if request.data else None,
+        "categories": list(sources),
+        "sources": {name: source.to_dict() for name, source in sources.items()},
+        "router_share": request.router_share,
+        "splits": str(folder),
+        "seed": request.options.seed,
+        "fit_seconds": fitted.seconds,
+    }
     save_routed_bundle(request.out, fitted.model, training)
     return fitted
 
@@ -128,8 +134,11 @@ def _test_parts(model: RoutedModel, bundle_dir: Path, data: Path | None, fmt: st
         if name in stored and stored[name]["format"] == "elpv":
             source = Source("elpv", None, stored[name]["name"])
         elif name in stored:
-            source = Source(fmt or stored[name]["format"], data or (Path(stored[name]["root"]) if stored[name]["root"] else None),
-                            stored[name]["name"])
+            source = Source(
+                fmt or stored[name]["format"],
+                data or (Path(stored[name]["root"]) if stored[name]["root"] else None),
+                stored[name]["name"],
+            )
         else:
             source = Source(default_fmt, default_root, name)
         test = apply(Split.load(path), source.read())[2]
@@ -194,9 +203,16 @@ def score_routed_paths(bundle_dir: Path, paths: Sequence[Path], out: Path, batch
         prediction = model.predict(images)
         for i, (path, image) in enumerate(zip(chunk, images, strict=True)):
             category, threshold = prediction.categories[i], float(prediction.thresholds[i])
-            row = {"path": str(path), "category": category, "score": float(prediction.scores[i]), "threshold": threshold,
-                   "decision": "unknown category" if category == UNKNOWN_CATEGORY
-                   else ("anomalous" if prediction.is_anomalous[i] else "normal"), "overlay": ""}
+            row = {
+                "path": str(path),
+                "category": category,
+                "score": float(prediction.scores[i]),
+                "threshold": threshold,
+                "decision": "unknown category"
+                if category == UNKNOWN_CATEGORY
+                else ("anomalous" if prediction.is_anomalous[i] else "normal"),
+                "overlay": "",
+            }
             if category != UNKNOWN_CATEGORY:
                 name = f"{start + i:05d}_{path.stem}.png"
                 save_png(out / "overlays" / name, overlay(image, prediction.maps[i], vmin=0.0, vmax=2.0 * threshold))
@@ -220,4 +236,3 @@ def parse_detectors(value: str | None) -> dict[str, str]:
             raise ConfigError(f"--detectors takes category=detector pairs, got '{item}'")
         pairs[name.strip()] = kind.strip()
     return pairs
-

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -54,8 +55,15 @@ def score_paths(bundle_dir: Path, inputs: Sequence[Path], out: Path, threads: in
             name = f"{start + i:05d}_{path.stem}.png"
             save_png(out / "overlays" / name, overlay(image, pred.maps[i], vmin=0.0, vmax=2.0 * threshold))
             s = float(pred.scores[i])
-            rows.append({"path": str(path), "score": s, "threshold": threshold,
-                         "decision": "anomalous" if s >= threshold else "normal", "overlay": f"overlays/{name}"})
+            rows.append(
+                {
+                    "path": str(path),
+                    "score": s,
+                    "threshold": threshold,
+                    "decision": "anomalous" if s >= threshold else "normal",
+                    "overlay": f"overlays/{name}",
+                }
+            )
     with open(out / "scores.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()

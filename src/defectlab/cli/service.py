@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from defectlab.cli.options import use_threads
 
 
-def _service_settings(max_upload_mb: float, max_pixels: int, workers: int, threads: Optional[int]):
+def _service_settings(max_upload_mb: float, max_pixels: int, workers: int, threads: int | None):
     from defectlab.errors import ConfigError
     from defectlab.serve.limits import MB, ServiceSettings
 
@@ -36,13 +35,14 @@ def serve(
     max_upload_mb: float = _MAX_MB,
     max_pixels: int = _MAX_PIXELS,
     workers: int = _WORKERS,
-    threads: Optional[int] = _THREADS,
-    examples: Optional[Path] = _EXAMPLES,
+    threads: int | None = _THREADS,
+    examples: Path | None = _EXAMPLES,
 ) -> None:
     """Serve a bundle over HTTP: GET /health, GET /v1/model, POST /v1/predict (multipart field `file`),
     POST /v1/predict/batch (fields `files`), OpenAPI docs at /docs, the browser UI at /ui.
     Set DEFECTLAB_API_KEY to require that key in the X-API-Key header (and as the UI's password)."""
-    from defectlab.serve.server import build_service, run as run_server
+    from defectlab.serve.server import build_service
+    from defectlab.serve.server import run as run_server
 
     settings = _service_settings(max_upload_mb, max_pixels, workers, threads)
     service = build_service(bundle_dir, settings, ui=not no_ui, examples=examples)
@@ -57,11 +57,12 @@ def app_cmd(
     max_upload_mb: float = _MAX_MB,
     max_pixels: int = _MAX_PIXELS,
     workers: int = _WORKERS,
-    threads: Optional[int] = _THREADS,
-    examples: Optional[Path] = _EXAMPLES,
+    threads: int | None = _THREADS,
+    examples: Path | None = _EXAMPLES,
 ) -> None:
     """The browser UI alone (no REST API): upload an image, see the verdict, heatmap and overlay."""
-    from defectlab.serve.server import build_ui_app, run as run_server
+    from defectlab.serve.server import build_ui_app
+    from defectlab.serve.server import run as run_server
 
     settings = _service_settings(max_upload_mb, max_pixels, workers, threads)
     service = build_ui_app(bundle_dir, settings, examples)

@@ -71,9 +71,7 @@ class GreedyCoresetSampler:
         return torch.from_numpy(greedy_k_center(points, k, first, progress=progress))
 
 
-def greedy_k_center(
-    points: torch.Tensor, k: int, first: int, block_size: int = 4096, progress: bool = False
-) -> np.ndarray:
+def greedy_k_center(points: torch.Tensor, k: int, first: int, block_size: int = 4096, progress: bool = False) -> np.ndarray:
     """Indices of `k` greedy farthest-point centres of `points` (N, d), starting at row `first`.
 
     Exactly the plain algorithm (each new centre is the row farthest from all centres so far),

@@ -15,7 +15,7 @@ from defectlab.errors import NotFittedError
 class NearestNeighbourIndex(Protocol):
     """Exact or approximate k-nearest-neighbour search returning Euclidean distances."""
 
-    def fit(self, bank: torch.Tensor) -> "NearestNeighbourIndex":
+    def fit(self, bank: torch.Tensor) -> NearestNeighbourIndex:
         """Index the rows of `bank` (M, D)."""
         ...
 
@@ -31,7 +31,7 @@ class FaissFlatIndex:
     num_threads: int | None = None
     _index: faiss.IndexFlatL2 | None = field(default=None, init=False, repr=False)
 
-    def fit(self, bank: torch.Tensor) -> "FaissFlatIndex":
+    def fit(self, bank: torch.Tensor) -> FaissFlatIndex:
         self._index = faiss.IndexFlatL2(bank.shape[1])
         self._index.add(np.ascontiguousarray(bank.numpy(), dtype=np.float32))
         return self
@@ -52,7 +52,7 @@ class TorchExactIndex:
     chunk: int = 4096
     _bank: torch.Tensor | None = field(default=None, init=False, repr=False)
 
-    def fit(self, bank: torch.Tensor) -> "TorchExactIndex":
+    def fit(self, bank: torch.Tensor) -> TorchExactIndex:
         self._bank = bank.float().contiguous()
         return self
 

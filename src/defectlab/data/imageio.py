@@ -65,9 +65,7 @@ def load_mask(path: str | os.PathLike[str], shape: tuple[int, ...]) -> np.ndarra
     mask = _decode(path, str(path), None, _to_binary)
     expected = tuple(shape[:2])
     if mask.shape != expected:
-        raise DataError(
-            f"mask {path} is {mask.shape[1]}x{mask.shape[0]} (WxH) but its image is {expected[1]}x{expected[0]}"
-        )
+        raise DataError(f"mask {path} is {mask.shape[1]}x{mask.shape[0]} (WxH) but its image is {expected[1]}x{expected[0]}")
     return mask
 
 

@@ -100,8 +100,7 @@ def apply(split: Split, samples: Sequence[Sample]) -> tuple[list[Sample], list[S
     missing = [sample_id for sample_id in (*split.train, *split.val, *split.test) if sample_id not in by_id]
     if missing:
         raise DataError(
-            f"{len(missing)} sample id(s) of the split (category {split.category}) are not in the data, "
-            f"e.g. '{missing[0]}'"
+            f"{len(missing)} sample id(s) of the split (category {split.category}) are not in the data, e.g. '{missing[0]}'"
         )
     train, val, test = ([by_id[sample_id] for sample_id in ids] for ids in (split.train, split.val, split.test))
     return train, val, test
@@ -150,9 +149,7 @@ def _mvtec_rule(samples: list[Sample], rng: np.random.Generator) -> tuple[list[S
     return train, val, test
 
 
-def _permute_and_cut(
-    samples: list[Sample], n_first: int, rng: np.random.Generator
-) -> tuple[list[Sample], list[Sample]]:
+def _permute_and_cut(samples: list[Sample], n_first: int, rng: np.random.Generator) -> tuple[list[Sample], list[Sample]]:
     order = rng.permutation(len(samples))
     permuted = [samples[i] for i in order]
     return permuted[:n_first], permuted[n_first:]

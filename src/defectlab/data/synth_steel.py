@@ -78,12 +78,7 @@ def draw_steel_scene(height: int, width: int, rng: np.random.Generator) -> Steel
     grain = smooth_noise(shape, (rng.uniform(0.5, 1.0), rng.uniform(2.0, 10.0)), rng)
     streaks = smooth_noise(shape, (rng.uniform(0.7, 2.5), rng.uniform(0.1, 0.4) * width), rng)
     mottle = smooth_noise(shape, rng.uniform(0.03, 0.1) * side, rng)
-    reflectance = (
-        1.0
-        + rng.uniform(0.015, 0.07) * grain
-        + rng.uniform(0.01, 0.06) * streaks
-        + rng.uniform(0.0, 0.05) * mottle
-    )
+    reflectance = 1.0 + rng.uniform(0.015, 0.07) * grain + rng.uniform(0.01, 0.06) * streaks + rng.uniform(0.0, 0.05) * mottle
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
     tilt = rng.normal(0.0, 0.08, 2)
     gradient = tilt[0] * (yy / height - 0.5) + tilt[1] * (xx / width - 0.5)
@@ -118,9 +113,7 @@ def steel_sample(name: str, index: int, size: int = 200, seed: int = 42) -> tupl
     return steel_image(None if name == GOOD else name, size, size, rng, vertical=bool(rng.random() < 0.5))
 
 
-def steel_strip(
-    name: str, index: int, width: int = 800, height: int = 128, seed: int = 42
-) -> tuple[np.ndarray, np.ndarray]:
+def steel_strip(name: str, index: int, width: int = 800, height: int = 128, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
     """Strip ``index`` of ``name`` (a defect type or ``good``) in the Severstal layout:
     (uint8 height x width image, uint8 {0, 1} mask), rolling along its length."""
     return steel_image(None if name == GOOD else name, height, width, _rng(seed, name, index))

@@ -35,9 +35,7 @@ Change = tuple[np.ndarray, np.ndarray]
 """A relative reflectance change (float HxW) and the boolean HxW mask where it applies."""
 
 
-def add_steel_defect(
-    reflectance: np.ndarray, defect_type: str, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def add_steel_defect(reflectance: np.ndarray, defect_type: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Draw one image's worth of ``defect_type`` (possibly several instances) on ``reflectance``.
 
     Returns the new reflectance (float HxW) and the uint8 HxW {0, 1} mask of the altered pixels

@@ -22,7 +22,7 @@ class Detector(ABC):
     kind: ClassVar[str]
 
     @abstractmethod
-    def fit(self, features: torch.Tensor, progress: bool = False) -> "Detector":
+    def fit(self, features: torch.Tensor, progress: bool = False) -> Detector:
         """Learn what normal looks like from (N, C, h, w) features of normal images."""
 
     @abstractmethod
@@ -34,10 +34,10 @@ class Detector(ABC):
         """The learned state, as named tensors (for safetensors)."""
 
     @abstractmethod
-    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> "Detector":
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> Detector:
         """Restore learned state written by `state_tensors`."""
 
-    def adapt(self, features: torch.Tensor) -> "Detector":
+    def adapt(self, features: torch.Tensor) -> Detector:
         """A copy that also accepts `features` (a few normal images of a new domain) as normal,
         without refitting from scratch. Detectors without a few-shot update raise ModelError."""
         raise ModelError(f"{type(self).__name__} has no few-shot adaptation")

@@ -56,7 +56,7 @@ class FeatureCAE(Detector):
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"FeatureCAE val_fraction must be in (0, 1), got {self.val_fraction}")
 
-    def fit(self, features: torch.Tensor, progress: bool = False) -> "FeatureCAE":
+    def fit(self, features: torch.Tensor, progress: bool = False) -> FeatureCAE:
         check_features(features, "FeatureCAE.fit")
         train, held_out = self._split(features.float())
         rows = _to_rows(train)
@@ -170,10 +170,10 @@ class FeatureCAE(Detector):
             state.update(error_mean=self.error_mean_, error_std=self.error_std_)
         return state
 
-    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> "FeatureCAE":
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> FeatureCAE:
         mean, std, losses = tensors["mean"].float(), tensors["std"].float(), tensors["history"].float()
         network = self._build(len(mean))
-        weights = {k[len(NETWORK_PREFIX):]: v for k, v in tensors.items() if k.startswith(NETWORK_PREFIX)}
+        weights = {k[len(NETWORK_PREFIX) :]: v for k, v in tensors.items() if k.startswith(NETWORK_PREFIX)}
         try:
             network.load_state_dict(weights)
         except RuntimeError as exc:

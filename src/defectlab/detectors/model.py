@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -47,7 +47,7 @@ class AnomalyModel:
             self._extractor = FeatureExtractor(self.features, self.batch_size, self.num_threads)
         return self._extractor
 
-    def share_extractor(self, extractor: FeatureExtractor) -> "AnomalyModel":
+    def share_extractor(self, extractor: FeatureExtractor) -> AnomalyModel:
         """Use an already-built extractor (same feature config), e.g. one shared by many models."""
         if extractor.config != self.features:
             raise ConfigError(f"extractor config {extractor.config} differs from the model's {self.features}")
@@ -60,7 +60,7 @@ class AnomalyModel:
             return self.cache.extract(self.extractor, images, progress=progress)
         return self.extractor.extract(images, progress=progress)
 
-    def fit(self, images: Sequence[np.ndarray], progress: bool = False) -> "AnomalyModel":
+    def fit(self, images: Sequence[np.ndarray], progress: bool = False) -> AnomalyModel:
         """Fit the detector on normal images."""
         if len(images) == 0:
             raise DataError("no training images: the detector needs normal images to fit")

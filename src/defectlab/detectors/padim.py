@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from defectlab.components.anomaly_map import top_k_mean
-from defectlab.components.gaussian import fit_gaussians, map_adapt_gaussians, mahalanobis
+from defectlab.components.gaussian import fit_gaussians, mahalanobis, map_adapt_gaussians
 from defectlab.detectors.base import Detector, check_features
 from defectlab.errors import ConfigError, DataError
 
@@ -29,7 +29,7 @@ class PaDiM(Detector):
         if self.aggregation not in ("max", "topk"):
             raise ConfigError(f"unknown aggregation {self.aggregation!r}; choose max or topk")
 
-    def fit(self, features: torch.Tensor, progress: bool = False) -> "PaDiM":
+    def fit(self, features: torch.Tensor, progress: bool = False) -> PaDiM:
         check_features(features, "PaDiM.fit")
         if len(features) < 2:
             raise DataError("PaDiM.fit: needs at least 2 normal images to estimate covariances")
@@ -55,7 +55,7 @@ class PaDiM(Detector):
         image_scores = top_k_mean(distances, self.top_k) if self.aggregation == "topk" else distances.max(1).values
         return image_scores, distances.view(n, h, w)
 
-    def adapt(self, features: torch.Tensor) -> "PaDiM":
+    def adapt(self, features: torch.Tensor) -> PaDiM:
         """A copy whose Gaussians are MAP-updated towards `features` (k normal images of a new
         domain), weight k / (k + relevance); see `map_adapt_gaussians`."""
         self.check_fitted()
@@ -70,7 +70,7 @@ class PaDiM(Detector):
         self.check_fitted()
         return {"channels": self.channels_, "mean": self.mean_, "inv_cov": self.inv_cov_, "map_size": self.map_size_}
 
-    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> "PaDiM":
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> PaDiM:
         self.channels_ = tensors["channels"].long()
         self.mean_ = tensors["mean"].float()
         self.inv_cov_ = tensors["inv_cov"].float()

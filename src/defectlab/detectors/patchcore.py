@@ -60,7 +60,7 @@ class PatchCore(Detector):
             return RandomSampler(ratio, self.seed)
         return GreedyCoresetSampler(ratio, self.projection_dim, self.seed)
 
-    def fit(self, features: torch.Tensor, progress: bool = False) -> "PatchCore":
+    def fit(self, features: torch.Tensor, progress: bool = False) -> PatchCore:
         check_features(features, "PatchCore.fit")
         patches = _to_patches(features)
         chosen = self._make_sampler().select(patches, progress=progress)
@@ -68,7 +68,7 @@ class PatchCore(Detector):
         self._build_index()
         return self
 
-    def adapt(self, features: torch.Tensor) -> "PatchCore":
+    def adapt(self, features: torch.Tensor) -> PatchCore:
         """A copy whose memory bank also holds a coreset of the patches of `features` (few-shot
         adaptation: k normal images of the new domain), subsampled with this detector's sampler at
         `adapt_ratio` (on ELPV mono -> poly a 10% coreset of the shots scores as well as all their
@@ -105,8 +105,10 @@ class PatchCore(Detector):
             base_dist, base_nearest = parent._nearest(patches)
             added_dist, added_nearest = self.added_index_.search(patches, 1)
             closer = added_dist[:, 0] < base_dist
-            result = (torch.where(closer, added_dist[:, 0], base_dist),
-                      torch.where(closer, added_nearest[:, 0] + len(parent.memory_bank_), base_nearest))
+            result = (
+                torch.where(closer, added_dist[:, 0], base_dist),
+                torch.where(closer, added_nearest[:, 0] + len(parent.memory_bank_), base_nearest),
+            )
         memo[key] = result
         if len(memo) > MEMO_SIZE:
             memo.popitem(last=False)
@@ -151,7 +153,7 @@ class PatchCore(Detector):
         self.check_fitted()
         return {"memory_bank": self.memory_bank_}
 
-    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> "PatchCore":
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> PatchCore:
         self.memory_bank_ = tensors["memory_bank"].float().contiguous()
         self._build_index()
         return self

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from defectlab.backbones.cache import FeatureCache, default_cache_dir
 from defectlab.bundle.io import library_versions, save_bundle

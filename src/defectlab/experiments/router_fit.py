@@ -21,7 +21,6 @@ from defectlab.fileio import atomic_write_text
 from defectlab.pipelines.routed import RoutedModel
 from defectlab.pipelines.router import CategoryRouter
 
-
 ROUTER_ONLY_RULE = "router-only share of the defective test images"
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -108,7 +109,9 @@ def fit_bundle(
             "category": category,
             "n_train": len(images),
             "n_calibration": len(calibration),
-            "calibration": "validation set" if val and any(s.label == 0 for s in val) else f"holdout {options.holdout:.0%} of training normals",
+            "calibration": "validation set"
+            if val and any(s.label == 0 for s in val)
+            else f"holdout {options.holdout:.0%} of training normals",
             "fingerprint": training_fingerprint(images),
             "seed": options.seed,
             "fit_seconds": round(fit_seconds, 3),
@@ -185,6 +188,7 @@ def evaluate_bundle(
         metrics["pixel_auroc"] = pixel_auroc(masks, prediction.maps)
         metrics["aupro"] = aupro(masks, prediction.maps)
     intervals = {}
+
     def f1_at_threshold(y: np.ndarray, s: np.ndarray) -> float:
         return f1_at(y, s, threshold.value)
 

@@ -78,9 +78,7 @@ def intervention_maps(
     row_edges = np.linspace(0, height, grid + 1).round().astype(int)
     col_edges = np.linspace(0, width, grid + 1).round().astype(int)
     cells = [
-        (slice(row_edges[i], row_edges[i + 1]), slice(col_edges[j], col_edges[j + 1]))
-        for i in range(grid)
-        for j in range(grid)
+        (slice(row_edges[i], row_edges[i + 1]), slice(col_edges[j], col_edges[j + 1])) for i in range(grid) for j in range(grid)
     ]
     pixel_rows = np.searchsorted(row_edges, np.arange(height), side="right") - 1
     pixel_cols = np.searchsorted(col_edges, np.arange(width), side="right") - 1

@@ -61,9 +61,7 @@ def normalize_map(anomaly_map: np.ndarray, vmin: float | None = None, vmax: floa
     return np.clip(np.nan_to_num(scaled, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
 
 
-def heatmap_rgb(
-    anomaly_map: np.ndarray, vmin: float | None = None, vmax: float | None = None, cmap: str = "jet"
-) -> np.ndarray:
+def heatmap_rgb(anomaly_map: np.ndarray, vmin: float | None = None, vmax: float | None = None, cmap: str = "jet") -> np.ndarray:
     """Colour an HxW anomaly map: uint8 HxWx3, low values at the colormap's low end."""
     levels = np.round(normalize_map(anomaly_map, vmin, vmax) * 255.0).astype(np.uint8)
     return _lut(cmap)[levels]

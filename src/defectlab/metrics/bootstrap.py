@@ -66,9 +66,7 @@ def _check_options(n_resamples: int, confidence: float) -> None:
         raise ConfigError(f"confidence must be in (0, 1), got {confidence}")
 
 
-def _resample_indices(
-    strata: np.ndarray | None, n_rows: int, n_resamples: int, seed: int
-) -> Iterator[np.ndarray]:
+def _resample_indices(strata: np.ndarray | None, n_rows: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
     rng = np.random.default_rng(seed)
     if strata is None:
         for _ in range(n_resamples):
@@ -104,10 +102,7 @@ def bootstrap_ci(
     rows = _as_rows(arrays)
     strata = _strata(rows, stratify)
     values = np.array(
-        [
-            metric_fn(*(row[index] for row in rows))
-            for index in _resample_indices(strata, len(rows[0]), n_resamples, seed)
-        ],
+        [metric_fn(*(row[index] for row in rows)) for index in _resample_indices(strata, len(rows[0]), n_resamples, seed)],
         dtype=np.float64,
     )
     return ConfidenceInterval(float(metric_fn(*rows)), *_percentiles(values, confidence))

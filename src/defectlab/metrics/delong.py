@@ -56,9 +56,7 @@ def _components(labels: ArrayLike, scores: dict[str, ArrayLike]) -> _Components:
     is_anomalous = label_array == 1
     m, n = int(is_anomalous.sum()), int((~is_anomalous).sum())
     if m < 2 or n < 2:
-        raise DataError(
-            f"DeLong needs at least two normal and two anomalous samples, got {n} normal and {m} anomalous"
-        )
+        raise DataError(f"DeLong needs at least two normal and two anomalous samples, got {n} normal and {m} anomalous")
     matrix = np.stack(score_rows)
     positives, negatives = matrix[:, is_anomalous], matrix[:, ~is_anomalous]
     rank_all = stats.rankdata(np.concatenate([positives, negatives], axis=1), axis=1)
@@ -74,9 +72,7 @@ def _std_error(v10: np.ndarray, v01: np.ndarray) -> float:
     return float(np.sqrt(v10.var(ddof=1) / v10.size + v01.var(ddof=1) / v01.size))
 
 
-def delong_test(
-    labels: ArrayLike, scores_a: ArrayLike, scores_b: ArrayLike, confidence: float = 0.95
-) -> DeLongResult:
+def delong_test(labels: ArrayLike, scores_a: ArrayLike, scores_b: ArrayLike, confidence: float = 0.95) -> DeLongResult:
     """Paired DeLong test of AUROC(a) - AUROC(b) for two scorers on the same samples.
 
     The p-value is two-sided under the normal approximation; low/high is the `confidence`

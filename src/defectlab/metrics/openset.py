@@ -50,9 +50,7 @@ def fpr_at_95_tpr(known_scores: ArrayLike, unknown_scores: ArrayLike, tpr: float
     return float(np.mean(unknown <= threshold))
 
 
-def oscr_curve(
-    known_scores: ArrayLike, known_correct: ArrayLike, unknown_scores: ArrayLike
-) -> tuple[np.ndarray, np.ndarray]:
+def oscr_curve(known_scores: ArrayLike, known_correct: ArrayLike, unknown_scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(false-positive rate, correct-classification rate) at every threshold, FPR ascending from 0 to 1."""
     known, unknown = _scores(known_scores, "known"), _scores(unknown_scores, "unknown")
     correct = np.asarray(known_correct, dtype=bool).ravel()

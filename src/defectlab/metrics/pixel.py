@@ -87,9 +87,7 @@ def _pro_curve(
     pro_at_or_above = np.cumsum(weight_at[::-1])
     pro_above = np.concatenate(([0.0], pro_at_or_above[:-1]))
     fpr = np.concatenate(([0.0], np.column_stack((fpr_above, fpr_at_or_above)).ravel(), [1.0]))
-    pro = np.concatenate(
-        ([0.0], np.column_stack((pro_above, pro_at_or_above)).ravel(), pro_at_or_above[-1:])
-    )
+    pro = np.concatenate(([0.0], np.column_stack((pro_above, pro_at_or_above)).ravel(), pro_at_or_above[-1:]))
     return fpr, pro
 
 

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 from scipy.special import softmax
 
 from defectlab.errors import ConfigError, DataError
@@ -96,8 +95,9 @@ class DefectRegionModel:
     def fit(self, defect_features: torch.Tensor, masks: torch.Tensor, normal_features: torch.Tensor) -> DefectRegionModel:
         """``defect_features`` (N, C, h, w) with their (N, H, W) masks; ``normal_features`` (M, C, h, w)."""
         if defect_features.ndim != 4 or masks.ndim != 3 or len(masks) != len(defect_features):
-            raise DataError(f"expected (N, C, h, w) features and (N, H, W) masks, got {tuple(defect_features.shape)} "
-                            f"and {tuple(masks.shape)}")
+            raise DataError(
+                f"expected (N, C, h, w) features and (N, H, W) masks, got {tuple(defect_features.shape)} and {tuple(masks.shape)}"
+            )
         if normal_features.ndim != 4 or normal_features.shape[1] != defect_features.shape[1]:
             raise DataError(f"normal features {tuple(normal_features.shape)} do not match {tuple(defect_features.shape)}")
         coverage = F.adaptive_avg_pool2d(masks[:, None].float(), defect_features.shape[-2:])[:, 0].reshape(-1).numpy()

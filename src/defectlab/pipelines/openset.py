@@ -82,8 +82,9 @@ class OpenSetHead:
             arrays.update(scorer.state_arrays(f"{prefix}{name}."))
         return arrays
 
-    def load_state(self, arrays: dict[str, np.ndarray], prefix: str, thresholds: dict[str, float], kappa: float,
-                   estimator: str) -> OpenSetHead:
+    def load_state(
+        self, arrays: dict[str, np.ndarray], prefix: str, thresholds: dict[str, float], kappa: float, estimator: str
+    ) -> OpenSetHead:
         """Restore a head from :meth:`state_arrays` plus its thresholds."""
         for name, scorer in self.scorers.items():
             scorer.load_state_arrays(arrays, f"{prefix}{name}.", estimator)
@@ -91,8 +92,9 @@ class OpenSetHead:
         self.thresholds, self.kappa = dict(thresholds), float(kappa)
         return self
 
-    def decide(self, embeddings: np.ndarray, logits: np.ndarray, method: str = "mahalanobis",
-               use_kappa: bool = False) -> list[str]:
+    def decide(
+        self, embeddings: np.ndarray, logits: np.ndarray, method: str = "mahalanobis", use_kappa: bool = False
+    ) -> list[str]:
         """The predicted known class, or UNKNOWN past the method's threshold (or below kappa)."""
         if method not in METHODS:
             raise ConfigError(f"unknown open-set method '{method}'; valid: {', '.join(METHODS)}")
@@ -119,8 +121,9 @@ class LinearHead:
         """Fit on (N, D) embeddings and class indices (every class index from 0 to K-1 present)."""
         x = np.asarray(embeddings, dtype=np.float64)
         self.mean_, self.std_ = x.mean(axis=0), x.std(axis=0) + 1e-6
-        model = LogisticRegression(C=self.regularization, max_iter=5000, random_state=self.seed,
-                                   class_weight="balanced" if self.balanced else None)
+        model = LogisticRegression(
+            C=self.regularization, max_iter=5000, random_state=self.seed, class_weight="balanced" if self.balanced else None
+        )
         model.fit((x - self.mean_) / self.std_, np.asarray(labels))
         coef, intercept = model.coef_, model.intercept_
         if len(model.classes_) == 2:  # scikit-learn keeps one row for two classes: make it two

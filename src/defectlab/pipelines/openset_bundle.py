@@ -66,23 +66,35 @@ def save_openset_bundle(path: str | os.PathLike[str], bundle: OpenSetBundle, tra
         "known": list(bundle.known),
         "accept": whole.accept,
         "stage1_threshold": bundle.stage1.threshold.value,
-        "whole": {"thresholds": whole.thresholds, "kappa": whole.kappa,
-                  "covariance": whole.scorers["mahalanobis"].covariance_estimator},
-        "localized": {"thresholds": localized.head.thresholds, "kappa": localized.head.kappa, "quantile": localized.quantile,
-                      "covariance": localized.head.scorers["mahalanobis"].covariance_estimator, "seed": localized.seed,
-                      "region_model": localized.region is not None},
+        "whole": {
+            "thresholds": whole.thresholds,
+            "kappa": whole.kappa,
+            "covariance": whole.scorers["mahalanobis"].covariance_estimator,
+        },
+        "localized": {
+            "thresholds": localized.head.thresholds,
+            "kappa": localized.head.kappa,
+            "quantile": localized.quantile,
+            "covariance": localized.head.scorers["mahalanobis"].covariance_estimator,
+            "seed": localized.seed,
+            "region_model": localized.region is not None,
+        },
         "training": training,
         "versions": library_versions(),
     }
-    arrays = {**whole.state_arrays("whole."), **localized.head.state_arrays("localized."),
-              **localized.linear.state_arrays("linear.")}
+    arrays = {
+        **whole.state_arrays("whole."),
+        **localized.head.state_arrays("localized."),
+        **localized.linear.state_arrays("linear."),
+    }
     if localized.region is not None:
         arrays.update(localized.region.state_arrays("region."))
 
     def write(folder: Path) -> None:
         save_bundle(folder / "stage1", bundle.stage1)
-        save_classifier_bundle(folder / "classifier", bundle.classifier.model, bundle.classifier.class_names,
-                               bundle.classifier.training)
+        save_classifier_bundle(
+            folder / "classifier", bundle.classifier.model, bundle.classifier.class_names, bundle.classifier.training
+        )
         save_file({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}, str(folder / HEADS))
         (folder / MANIFEST).write_text(json.dumps(jsonable(manifest), indent=2))
 
@@ -110,11 +122,13 @@ def load_openset_bundle(path: str | os.PathLike[str]) -> OpenSetBundle:
         known = tuple(manifest["known"])
         whole_info, local_info = manifest["whole"], manifest["localized"]
         whole = OpenSetHead(known, manifest["accept"]).load_state(
-            arrays, "whole.", whole_info["thresholds"], whole_info["kappa"], whole_info["covariance"])
+            arrays, "whole.", whole_info["thresholds"], whole_info["kappa"], whole_info["covariance"]
+        )
         region = DefectRegionModel().load_state_arrays(arrays, "region.") if local_info["region_model"] else None
         localized = LocalizedStage2(known, manifest["accept"], local_info["quantile"], local_info["seed"], region)
         localized.head = OpenSetHead(known, manifest["accept"]).load_state(
-            arrays, "localized.", local_info["thresholds"], local_info["kappa"], local_info["covariance"])
+            arrays, "localized.", local_info["thresholds"], local_info["kappa"], local_info["covariance"]
+        )
         localized.linear = LinearHead(seed=local_info["seed"]).load_state_arrays(arrays, "linear.")
     except KeyError as exc:
         raise ModelError(f"{path} is incomplete: {exc} is missing from its manifest or {HEADS}") from exc

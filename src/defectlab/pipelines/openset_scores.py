@@ -160,8 +160,10 @@ class VirtualLogitScorer:
         x = np.asarray(embeddings, dtype=np.float64)
         weight, bias = np.asarray(weight, dtype=np.float64), np.asarray(bias, dtype=np.float64)
         if x.ndim != 2 or len(x) < 2 or weight.ndim != 2 or weight.shape[1] != x.shape[1] or bias.shape != weight.shape[:1]:
-            raise DataError(f"expected (N, D) embeddings (N >= 2), a (K, D) weight and (K,) bias, got {x.shape}, "
-                            f"{weight.shape} and {bias.shape}")
+            raise DataError(
+                f"expected (N, D) embeddings (N >= 2), a (K, D) weight and (K,) bias, got {x.shape}, "
+                f"{weight.shape} and {bias.shape}"
+            )
         spread = x.std(axis=0)
         self.mean_, self.std_ = x.mean(axis=0), np.maximum(spread, 0.01 * spread.mean() + 1e-12)
         # the final layer in standardized coordinates, and the point it maps to zero logits

@@ -192,8 +192,13 @@ def load_routed_bundle(path: str | os.PathLike[str], cache: FeatureCache | None 
         raise ModelError(f"{path} is a bundle of kind '{manifest.get('kind')}', not a routed (multi-category) bundle")
     try:
         backbone = manifest["backbone"]
-        features = FeatureConfig(backbone["backbone"], tuple(backbone["layers"]), int(backbone["image_size"]),
-                                 int(backbone["pool_size"]), backbone["weights"])
+        features = FeatureConfig(
+            backbone["backbone"],
+            tuple(backbone["layers"]),
+            int(backbone["image_size"]),
+            int(backbone["pool_size"]),
+            backbone["weights"],
+        )
         router = CategoryRouter(**manifest["router"]["params"])
         categories = list(manifest["categories"])
     except (KeyError, TypeError, ValueError) as exc:

@@ -127,8 +127,9 @@ class CategoryRouter:
             distances = self._scores(embedding[held], state)[2]
             out_distance[held] = distances[np.arange(held.sum()), y[held]]  # to the image's own category
         self._state = self._fit_state(embedding, y, len(categories))
-        self._state["distance_limit"] = np.array([np.quantile(out_distance[y == k], self.accept, method="inverted_cdf")
-                                                  for k in range(len(categories))])
+        self._state["distance_limit"] = np.array(
+            [np.quantile(out_distance[y == k], self.accept, method="inverted_cdf") for k in range(len(categories))]
+        )
         self.categories = categories
         return self
 
@@ -159,8 +160,15 @@ class CategoryRouter:
         # diagonal, not towards one scale shared by every feature
         scales = np.stack([z[y == k].std(axis=0) + 1e-6 for k in range(n_categories)])
         precision = np.stack([LedoitWolf().fit(z[y == k] / scales[k]).precision_ for k in range(n_categories)])
-        return {"mean": mean, "std": std, "coef": coef, "intercept": intercept, "centres": centres, "scales": scales,
-                "precision": precision}
+        return {
+            "mean": mean,
+            "std": std,
+            "coef": coef,
+            "intercept": intercept,
+            "centres": centres,
+            "scales": scales,
+            "precision": precision,
+        }
 
     def _scores(self, embedding: np.ndarray, state: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(predicted category, confidence, (N, K) Mahalanobis distance to every category) under ``state``."""
@@ -198,8 +206,7 @@ class CategoryRouter:
     def limits(self) -> dict[str, dict[str, float]]:
         """The calibrated limits per category: {category: {"distance": ...}}."""
         state = self.state
-        return {name: {"distance": float(state["distance_limit"][k])}
-                for k, name in enumerate(self.categories)}
+        return {name: {"distance": float(state["distance_limit"][k])} for k, name in enumerate(self.categories)}
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """The learned state as named float64 tensors (for safetensors)."""
@@ -219,5 +226,10 @@ class CategoryRouter:
         return self
 
     def get_params(self) -> dict[str, float | int | str]:
-        return {"accept": self.accept, "folds": self.folds, "regularization": self.regularization,
-                "embedding": self.embedding, "seed": self.seed}
+        return {
+            "accept": self.accept,
+            "folds": self.folds,
+            "regularization": self.regularization,
+            "embedding": self.embedding,
+            "seed": self.seed,
+        }

@@ -52,8 +52,10 @@ def _metric_table(scheme: str, block: dict[str, Any]) -> DataTable:
         for metric in ("accuracy", "macro_f1", "auroc"):
             cells += [row["clean"].get(metric), row["corrupted"].get(metric), row["robustness_index"].get(metric)]
         rows.append(cells + [row.get("best_epoch"), row.get("train_seconds")])
-    title = (f"{scheme}: classes {', '.join(block['class_names'])}; {block['n_train']} train / {block['n_val']} val / "
-             f"{block['n_test']} test cells")
+    title = (
+        f"{scheme}: classes {', '.join(block['class_names'])}; {block['n_train']} train / {block['n_val']} val / "
+        f"{block['n_test']} test cells"
+    )
     return make_table(f"clean_corrupted_{scheme}", title, columns, rows)
 
 
@@ -64,8 +66,11 @@ def _group_table(name: str, title: str, models: dict[str, Any]) -> DataTable:
     for model, rep in models.items():
         if not rep:
             continue
-        rows.append([model] + [rep["groups"].get(g, {}).get("accuracy") for g in groups]
-                    + [rep["mean_group_accuracy"], rep["worst_group_accuracy"]])
+        rows.append(
+            [model]
+            + [rep["groups"].get(g, {}).get("accuracy") for g in groups]
+            + [rep["mean_group_accuracy"], rep["worst_group_accuracy"]]
+        )
     return make_table(name, title, columns, rows)
 
 
@@ -75,31 +80,41 @@ def _variant_note(sp: dict[str, Any]) -> str:
     shift = sp.get("shift")
     nuisance, views = f"metadata '{sp['nuisance']}'", "the shift suite's"
     if shift:
-        nuisance = (f"the shift suite's {shift['corruption']} at severity {shift['severity']} (seed {shift['seed']}), "
-                    f"applied to the cells of the 'applied' stratum")
+        nuisance = (
+            f"the shift suite's {shift['corruption']} at severity {shift['severity']} (seed {shift['seed']}), "
+            f"applied to the cells of the 'applied' stratum"
+        )
         views = f"exact: each training cell with the {shift['corruption']} withheld and applied"
     parts = ", ".join(sp["causal_parts"]) + (f" (views {views})" if "counterfactual" in sp["causal_parts"] else "")
-    return (f"{sp['name']}: nuisance {nuisance}, tied to the label in {sp['tie']:.0%} of each stratum's training cells "
-            f"({counts}); test: {sp['test_per_group']} cells per group; the causal model's parts: {parts}.")
+    return (
+        f"{sp['name']}: nuisance {nuisance}, tied to the label in {sp['tie']:.0%} of each stratum's training cells "
+        f"({counts}); test: {sp['test_per_group']} cells per group; the causal model's parts: {parts}."
+    )
 
 
 def _spurious_section(variants: dict[str, Any]) -> Section:
     notes, tables, plots = [], [], []
     for name, sp in variants.items():
         notes.append(_variant_note(sp))
-        notes += [f"{name} · {m}: strata {', '.join(r['strata'])} (purity {r['strata_purity']:.3f})"
-                  for m, r in sp["models"].items() if "strata" in r]
+        notes += [
+            f"{name} · {m}: strata {', '.join(r['strata'])} (purity {r['strata_purity']:.3f})"
+            for m, r in sp["models"].items()
+            if "strata" in r
+        ]
         title = f"{name}: accuracy per (nuisance, class) group"
         tables.append(_group_table(f"spurious_groups_{name}", title, sp["models"]))
         plots.append(Plot(f"plots/spurious_groups_{name}.png", title, group_accuracy_png(sp["models"], title)))
     return Section(
-        "spurious", "Spurious correlation",
+        "spurious",
+        "Spurious correlation",
         "In each variant a nuisance goes with the label in training and against it in half of the test cells. "
         "Targets for the causal model: worst group >= 0.80, mean >= 0.85. Reference (issue, cell type, logistic "
         "regression on frozen features): plain 0.26 / 0.71, reweighting 0.57 / 0.78 (worst / mean). The rows "
         "'trained untied (reference)' train on the same cells with no tie (0.5) and test on the same groups: what "
         "the frozen features allow without any confounding, a ceiling for what an intervention can recover.",
-        tables=tables, plots=plots, notes=notes,
+        tables=tables,
+        plots=plots,
+        notes=notes,
     )
 
 
@@ -114,21 +129,45 @@ def _ablation_section(rows: list[dict[str, Any]]) -> Section:
             sp = (r.get("spurious") or {}).get(name) or {}
             cells += [sp.get("mean_group_accuracy"), sp.get("worst_group_accuracy")]
         table_rows.append(cells)
-    return Section("ablation", "Ablation of the causal parts",
-                   "Each row switches on the named parts of the one causal model (elpv_binary; spurious-correlation "
-                   "columns, mean and worst group per variant, with the nuisance given).", tables=[make_table("ablation", "causal parts ablation", columns, table_rows)])
+    return Section(
+        "ablation",
+        "Ablation of the causal parts",
+        "Each row switches on the named parts of the one causal model (elpv_binary; spurious-correlation "
+        "columns, mean and worst group per variant, with the nuisance given).",
+        tables=[make_table("ablation", "causal parts ablation", columns, table_rows)],
+    )
 
 
 def _ces_section(rows: list[dict[str, Any]]) -> Section:
-    columns = [text_column("model"), text_column("factor"), text_column("intervention"), Column("units", str),
-               Column("dP(Y|do(X))"), Column("dP(Y|X)"), Column("CES [95% CI]")]
-    table_rows = [[r["model"], r["factor"], r["description"], r["units"], r["interventional"], r["observational"],
-                   Estimate(r["ces"], r.get("ces_low"), r.get("ces_high"))] for r in rows]
-    return Section("ces", "Causal Effect Strength",
-                   "Interventional difference: the same test cells with the factor applied vs as they are (for the defect: "
-                   "a synthetic crack pasted onto functional cells). Observational: cells that have the factor in the data "
-                   "vs those that do not (median split of the measured nuisance; for the defect, the true label).",
-                   tables=[make_table("ces", "Causal Effect Strength per factor and model", columns, table_rows)])
+    columns = [
+        text_column("model"),
+        text_column("factor"),
+        text_column("intervention"),
+        Column("units", str),
+        Column("dP(Y|do(X))"),
+        Column("dP(Y|X)"),
+        Column("CES [95% CI]"),
+    ]
+    table_rows = [
+        [
+            r["model"],
+            r["factor"],
+            r["description"],
+            r["units"],
+            r["interventional"],
+            r["observational"],
+            Estimate(r["ces"], r.get("ces_low"), r.get("ces_high")),
+        ]
+        for r in rows
+    ]
+    return Section(
+        "ces",
+        "Causal Effect Strength",
+        "Interventional difference: the same test cells with the factor applied vs as they are (for the defect: "
+        "a synthetic crack pasted onto functional cells). Observational: cells that have the factor in the data "
+        "vs those that do not (median split of the measured nuisance; for the defect, the true label).",
+        tables=[make_table("ces", "Causal Effect Strength per factor and model", columns, table_rows)],
+    )
 
 
 def _dowhy_section(dw: dict[str, Any]) -> Section:
@@ -139,15 +178,25 @@ def _dowhy_section(dw: dict[str, Any]) -> Section:
         columns += [c for ref in refuters for c in (Column(f"{ref} effect"), Column(f"{ref} passes", str))]
         rows = []
         for r in records:
-            rows.append([r["factor"], Estimate(r["estimate"], r.get("ci_low"), r.get("ci_high")), r.get("naive"),
-                         ", ".join(r.get("adjustment") or []) or "—"]
-                        + [c for ref in refuters for c in (r.get(f"{ref}_effect"), str(r.get(f"{ref}_pass")))])
+            rows.append(
+                [
+                    r["factor"],
+                    Estimate(r["estimate"], r.get("ci_low"), r.get("ci_high")),
+                    r.get("naive"),
+                    ", ".join(r.get("adjustment") or []) or "—",
+                ]
+                + [c for ref in refuters for c in (r.get(f"{ref}_effect"), str(r.get(f"{ref}_pass")))]
+            )
         tables.append(make_table(f"dowhy_{model}", f"{model}: effect of each factor on P(defective)", columns, rows))
     edges = "; ".join(f"{a} {kind} {b}" for a, b, kind in dw.get("structure_edges", [])) or "none"
-    return Section("dowhy", "Effect estimates (DoWhy)",
-                   f"Backdoor linear regression on {dw['n_rows']} test images (clean + corrupted), factors standardized. "
-                   f"Structure learned by the PC algorithm (causal-learn; CausalNex does not install on Python 3.11) on "
-                   f"the {dw.get('structure_model')} table: {edges}.", tables=tables)
+    return Section(
+        "dowhy",
+        "Effect estimates (DoWhy)",
+        f"Backdoor linear regression on {dw['n_rows']} test images (clean + corrupted), factors standardized. "
+        f"Structure learned by the PC algorithm (causal-learn; CausalNex does not install on Python 3.11) on "
+        f"the {dw.get('structure_model')} table: {edges}.",
+        tables=tables,
+    )
 
 
 def _explanation_section(ex: dict[str, Any], directory: Path) -> Section:
@@ -157,11 +206,14 @@ def _explanation_section(ex: dict[str, Any], directory: Path) -> Section:
     for png in sorted((directory / "plots").glob("explanations_*.png")):
         caption = png.stem.replace("explanations_", "").replace("_", " ")
         plots.append(Plot(f"plots/{png.name}", f"Grad-CAM and occlusion maps: {caption}", png.read_bytes()))
-    return Section("explanations", "Explanations",
-                   "Grad-CAM on the backbone's last block and occlusion attribution (drop in P(defective) when a cell of an "
-                   "8x8 grid is replaced by a median-blurred copy) for the ERM and causal models.",
-                   tables=[make_table("mask_share", "share of positive attribution inside the defect mask", columns, rows)],
-                   plots=plots)
+    return Section(
+        "explanations",
+        "Explanations",
+        "Grad-CAM on the backbone's last block and occlusion attribution (drop in P(defective) when a cell of an "
+        "8x8 grid is replaced by a median-blurred copy) for the ERM and causal models.",
+        tables=[make_table("mask_share", "share of positive attribution inside the defect mask", columns, rows)],
+        plots=plots,
+    )
 
 
 def write_classification_report(directory: Path) -> Path:
@@ -170,11 +222,18 @@ def write_classification_report(directory: Path) -> Path:
     r = load_results(directory)
     sections = [Section("graph", "Causal graph", GRAPH)]
     if r.get("schemes"):
-        sections.append(Section("clean-corrupted", "Clean and corrupted test sets",
-                                f"Corrupted: {(r.get('config') or {}).get('corrupted')}.",
-                                tables=[_metric_table(s, b) for s, b in r["schemes"].items()],
-                                plots=[Plot(f"plots/training_{s}.png", f"training curves, {s}",
-                                            training_curves_png(s, b["models"])) for s, b in r["schemes"].items()]))
+        sections.append(
+            Section(
+                "clean-corrupted",
+                "Clean and corrupted test sets",
+                f"Corrupted: {(r.get('config') or {}).get('corrupted')}.",
+                tables=[_metric_table(s, b) for s, b in r["schemes"].items()],
+                plots=[
+                    Plot(f"plots/training_{s}.png", f"training curves, {s}", training_curves_png(s, b["models"]))
+                    for s, b in r["schemes"].items()
+                ],
+            )
+        )
     if r.get("spurious"):
         sections.append(_spurious_section(r["spurious"]))
     if r.get("ablation"):

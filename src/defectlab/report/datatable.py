@@ -12,7 +12,7 @@ import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 
 from defectlab.report.tables import MISSING, fmt, html_grid, markdown_grid, with_interval
 
@@ -25,7 +25,7 @@ class Estimate(NamedTuple):
     high: float | None = None
 
 
-Cell = Union[str, int, float, Estimate, None]
+Cell = str | int | float | Estimate | None
 
 
 def show(cell: Cell, digits: int = 3) -> str:

@@ -29,5 +29,4 @@ def figure_html(plot: Plot) -> str:
     """The plot as an HTML <figure> whose image is inlined as a base64 data URI."""
     caption = html.escape(plot.caption)
     data = base64.b64encode(plot.png).decode("ascii")
-    return (f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{caption}</figcaption></figure>")
+    return f'<figure><img alt="{caption}" src="data:image/png;base64,{data}"><figcaption>{caption}</figcaption></figure>'

@@ -17,8 +17,13 @@ def oscr_png(curves: dict[str, dict[str, Any]], title: str) -> bytes:
     axis = fig.subplots()
     for name, curve in curves.items():
         axis.plot(curve["fpr"], curve["ccr"], label=name)
-    axis.set(title=title, xlabel="false-positive rate (unknown images accepted)", ylabel="correct-classification rate",
-             xlim=(0, 1), ylim=(0, 1.02))
+    axis.set(
+        title=title,
+        xlabel="false-positive rate (unknown images accepted)",
+        ylabel="correct-classification rate",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+    )
     axis.legend(fontsize=8, loc="lower right")
     return _png(fig)
 

@@ -24,10 +24,22 @@ HOW_TO_READ = (
     "(virtual-logit matching) adds the embedding's part outside the known classes' principal subspace to the "
     "logits' verdict. OSCR is the area under correct-classification rate vs false-positive rate on unknowns."
 )
-METHOD_NAMES = {"mahalanobis": "Mahalanobis", "relative_mahalanobis": "relative Mahalanobis", "vim": "ViM",
-                "msp": "maximum softmax probability", "max_logit": "max logit", "energy": "energy"}
-METRICS = ("closed_set_accuracy", "known_unknown_auroc", "fpr_at_95_tpr", "oscr", "macro_f1_with_unknown",
-           "macro_f1_defects_only")
+METHOD_NAMES = {
+    "mahalanobis": "Mahalanobis",
+    "relative_mahalanobis": "relative Mahalanobis",
+    "vim": "ViM",
+    "msp": "maximum softmax probability",
+    "max_logit": "max logit",
+    "energy": "energy",
+}
+METRICS = (
+    "closed_set_accuracy",
+    "known_unknown_auroc",
+    "fpr_at_95_tpr",
+    "oscr",
+    "macro_f1_with_unknown",
+    "macro_f1_defects_only",
+)
 
 
 def write_openset_report(directory: Path) -> Path:
@@ -39,31 +51,54 @@ def write_openset_report(directory: Path) -> Path:
         raise DataError(f"cannot read {directory / 'metrics.json'}: {exc}") from exc
     results: dict[str, dict[str, dict[str, float]]] = metrics["results"]
     columns = [text_column("approach"), text_column("method"), *(Column(m.replace("_", " ")) for m in METRICS)]
-    rows = [[approach, method, *(values[m] for m in METRICS)]
-            for approach, methods in results.items() for method, values in methods.items()]
+    rows = [
+        [approach, method, *(values[m] for m in METRICS)]
+        for approach, methods in results.items()
+        for method, values in methods.items()
+    ]
     sizes = metrics.get("sizes", {})
     table = make_table("openset_metrics", f"every approach and method ({sizes})", columns, rows)
     curves = metrics.get("curves", {})
     method = metrics.get("decision_method", "mahalanobis")  # runs before the setting existed used Mahalanobis
     shown = METHOD_NAMES.get(method, method)
     taus = {name: results[name][method]["threshold"] for name in curves if name in results}
-    plots = [Plot("plots/oscr.png", f"OSCR curves ({shown})", oscr_png(curves, f"OSCR, {shown}")),
-             Plot("plots/scores.png", "open-set scores, known vs unknown", score_histograms_png(curves, taus))]
+    plots = [
+        Plot("plots/oscr.png", f"OSCR curves ({shown})", oscr_png(curves, f"OSCR, {shown}")),
+        Plot("plots/scores.png", "open-set scores, known vs unknown", score_histograms_png(curves, taus)),
+    ]
     outcomes = _outcomes(directory / "cascade" / "outcomes.csv")
     if outcomes:
         labels = sorted({o for row in outcomes for o in (row["truth"], row["one_stage"], row["cascade_localized"])})
         truth = [row["truth"] for row in outcomes]
         for approach in ("one_stage", "cascade_whole", "cascade_localized"):
-            plots.append(Plot(f"plots/confusion_{approach}.png", f"outcomes, {approach} ({shown})",
-                              confusion_png(truth, [row[approach] for row in outcomes], labels, approach)))
+            plots.append(
+                Plot(
+                    f"plots/confusion_{approach}.png",
+                    f"outcomes, {approach} ({shown})",
+                    confusion_png(truth, [row[approach] for row in outcomes], labels, approach),
+                )
+            )
     notes = [f"stage-1 threshold {metrics.get('stage1_threshold'):.4g}; covariance estimators {metrics.get('covariance')}"]
     seconds = metrics.get("seconds", {})
-    sections = [Section("results", "Results", tables=[table], plots=plots, notes=notes),
-                Section("timings", "Timings", "Seconds per step of this run (features from the cache where present).",
-                        tables=[make_table("timings", "seconds", [text_column("step"), Column("seconds")],
-                                           [[k, v] for k, v in seconds.items()])])]
-    info = PageInfo(f"{TITLE}: split {metrics['config']['name']}", metrics.get("created", "?"), metrics.get("seed"),
-                    metrics.get("versions", {}), metrics.get("config"), HOW_TO_READ)
+    sections = [
+        Section("results", "Results", tables=[table], plots=plots, notes=notes),
+        Section(
+            "timings",
+            "Timings",
+            "Seconds per step of this run (features from the cache where present).",
+            tables=[
+                make_table("timings", "seconds", [text_column("step"), Column("seconds")], [[k, v] for k, v in seconds.items()])
+            ],
+        ),
+    ]
+    info = PageInfo(
+        f"{TITLE}: split {metrics['config']['name']}",
+        metrics.get("created", "?"),
+        metrics.get("seed"),
+        metrics.get("versions", {}),
+        metrics.get("config"),
+        HOW_TO_READ,
+    )
     return write_page(directory, info, sections, {p.path: p.png for p in plots})
 
 

@@ -74,9 +74,23 @@ def page_html(info: PageInfo, sections: list[Section]) -> str:
 
 def page_markdown(info: PageInfo, sections: list[Section]) -> str:
     """The Markdown summary (figures linked to plots/)."""
-    lines = [f"# {info.title}", "", f"Created {info.created}; seed {info.seed}; versions: {info.versions_text()}.",
-             "Self-contained page with all figures: `report.html`.", "", "## Config", "", "```yaml",
-             info.config_yaml().rstrip("\n"), "```", "", "## How to read this", "", info.how_to_read, ""]
+    lines = [
+        f"# {info.title}",
+        "",
+        f"Created {info.created}; seed {info.seed}; versions: {info.versions_text()}.",
+        "Self-contained page with all figures: `report.html`.",
+        "",
+        "## Config",
+        "",
+        "```yaml",
+        info.config_yaml().rstrip("\n"),
+        "```",
+        "",
+        "## How to read this",
+        "",
+        info.how_to_read,
+        "",
+    ]
     for section in sections:
         lines += section_markdown(section)
     return "\n".join(lines).rstrip("\n") + "\n"

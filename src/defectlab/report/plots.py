@@ -81,8 +81,9 @@ def histogram_png(result: EvaluationResult) -> bytes:
         group = scores[(labels == value) & np.isfinite(scores)]
         ax.hist(group, bins=bins, alpha=0.55, color=colour, label=f"{name} (n={group.size})")
     if math.isfinite(result.threshold):
-        ax.axvline(result.threshold, color="black", linestyle="--",
-                   label=f"threshold {result.threshold:.4g} ({result.threshold_method})")
+        ax.axvline(
+            result.threshold, color="black", linestyle="--", label=f"threshold {result.threshold:.4g} ({result.threshold_method})"
+        )
     ax.set(xlabel="anomaly score", ylabel="images", title=result.name)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize="small")
@@ -95,8 +96,9 @@ def _tile_title(example: Example) -> str:
 
 def overlay_grid_png(result: EvaluationResult, alpha: float = 0.5) -> bytes:
     """Most and least anomalous examples: per group one row of images, one of overlays."""
-    groups = [(name, ex) for name, ex in (("most anomalous", result.most_anomalous),
-                                          ("least anomalous", result.least_anomalous)) if ex]
+    groups = [
+        (name, ex) for name, ex in (("most anomalous", result.most_anomalous), ("least anomalous", result.least_anomalous)) if ex
+    ]
     if not groups:
         raise DataError(f"{result.name} has no examples to show")
     return example_grid_png(f"{result.name}: examples (top: image, below: anomaly overlay)", groups, alpha)
@@ -124,7 +126,8 @@ def example_grid_png(title: str, groups: Sequence[tuple[str, Sequence[Example]]]
             top.imshow(example.image)
             top.set_title(_tile_title(example), fontsize=7)
             bottom.imshow(overlay(example.image, example.anomaly_map, alpha=alpha, vmin=vmin, vmax=vmax))
-        axes[2 * g, 0].text(-0.08, 0.5, name, transform=axes[2 * g, 0].transAxes, rotation=90,
-                            ha="right", va="center", fontsize=9)
+        axes[2 * g, 0].text(
+            -0.08, 0.5, name, transform=axes[2 * g, 0].transAxes, rotation=90, ha="right", va="center", fontsize=9
+        )
     fig.suptitle(title, fontsize=10)
     return _png(fig)

@@ -95,8 +95,13 @@ def roc_overlay_png(category: str, curves: Sequence[Curve]) -> bytes:
             fpr, tpr, _ = roc_curve(c.labels, c.scores)
             ax.plot(fpr, tpr, color=colours[c.name], label=c.name)
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-        ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"{category}: {detector}",
-               xlim=(0, 1), ylim=(0, 1.01))
+        ax.set(
+            xlabel="false positive rate",
+            ylabel="true positive rate",
+            title=f"{category}: {detector}",
+            xlim=(0, 1),
+            ylim=(0, 1.01),
+        )
         ax.legend(loc="lower right", fontsize="x-small")
     return _png(fig)
 
@@ -113,8 +118,14 @@ def pixel_scatter_png(evaluations: Sequence[Evaluation]) -> bytes:
         for detector, marker in markers.items():
             group = [e for e in points if e.phase == phase and e.detector == detector]
             if group:
-                ax.scatter([_auroc(e) for e in group], [e.metrics["pixel_auroc"] for e in group],
-                           color=colours[phase], marker=marker, label=f"{phase} / {detector}", alpha=0.8)
+                ax.scatter(
+                    [_auroc(e) for e in group],
+                    [e.metrics["pixel_auroc"] for e in group],
+                    color=colours[phase],
+                    marker=marker,
+                    label=f"{phase} / {detector}",
+                    alpha=0.8,
+                )
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     ax.set(xlabel="image AUROC", ylabel="pixel AUROC", title="Detection vs localisation", xlim=(0, 1.02), ylim=(0, 1.02))
     ax.legend(fontsize="x-small", loc="lower right")
@@ -134,17 +145,30 @@ def recovery_png(title: str, points: Sequence[Evaluation], levels: Sequence[tupl
     ax = fig.subplots()
     for detector in dict.fromkeys(e.detector for e in points):
         for m, method in enumerate(methods):
-            line = sorted((e for e in points if e.detector == detector and str(e.variant.get("method", "")) == method),
-                          key=lambda e: e.variant["k"])
+            line = sorted(
+                (e for e in points if e.detector == detector and str(e.variant.get("method", "")) == method),
+                key=lambda e: e.variant["k"],
+            )
             if line:
-                ax.errorbar([e.variant["k"] for e in line], [_auroc(e) for e in line],
-                            yerr=np.array([_error(e) for e in line]).T, color=colours[detector], capsize=3,
-                            marker=_MARKERS[m % len(_MARKERS)], label=f"{detector} / {method}" if method else detector)
+                ax.errorbar(
+                    [e.variant["k"] for e in line],
+                    [_auroc(e) for e in line],
+                    yerr=np.array([_error(e) for e in line]).T,
+                    color=colours[detector],
+                    capsize=3,
+                    marker=_MARKERS[m % len(_MARKERS)],
+                    label=f"{detector} / {method}" if method else detector,
+                )
     styles = {name: ("--", "-.", ":")[i % 3] for i, name in enumerate(dict.fromkeys(name for name, _ in levels))}
     for name, e in levels:
         ax.axhline(_auroc(e), color=colours[e.detector], linestyle=styles[name], linewidth=1.2, label=f"{e.detector}: {name}")
-    ax.set(xlabel="k (target images used for adaptation)", ylabel="image AUROC", title=title, ylim=(0, 1.05),
-           xticks=sorted({e.variant["k"] for e in points}))
+    ax.set(
+        xlabel="k (target images used for adaptation)",
+        ylabel="image AUROC",
+        title=title,
+        ylim=(0, 1.05),
+        xticks=sorted({e.variant["k"] for e in points}),
+    )
     ax.legend(fontsize="x-small", loc="lower right")
     return _png(fig)
 
@@ -159,12 +183,25 @@ def severity_png(category: str, evaluations: Sequence[Evaluation]) -> bytes:
     for ax, corruption in zip(axes, corruptions):
         for detector in colours:
             for adapted, style in ((False, "--"), (True, "-")):
-                line = sorted((e for e in evaluations if str(e.variant.get("corruption")) == corruption
-                               and e.detector == detector and bool(e.variant.get("adapted")) == adapted),
-                              key=lambda e: e.variant["severity"])
+                line = sorted(
+                    (
+                        e
+                        for e in evaluations
+                        if str(e.variant.get("corruption")) == corruption
+                        and e.detector == detector
+                        and bool(e.variant.get("adapted")) == adapted
+                    ),
+                    key=lambda e: e.variant["severity"],
+                )
                 if line:
-                    ax.plot([e.variant["severity"] for e in line], [_auroc(e) for e in line], style, marker="o",
-                            color=colours[detector], label=f"{detector}, {'adapted' if adapted else 'no adaptation'}")
+                    ax.plot(
+                        [e.variant["severity"] for e in line],
+                        [_auroc(e) for e in line],
+                        style,
+                        marker="o",
+                        color=colours[detector],
+                        label=f"{detector}, {'adapted' if adapted else 'no adaptation'}",
+                    )
         ax.set(xlabel="severity", ylabel="image AUROC", title=f"{category}: {corruption}", ylim=(0, 1.05), xticks=range(1, 6))
         ax.legend(fontsize="x-small", loc="lower left")
     return _png(fig)
@@ -181,8 +218,15 @@ def cross_shift_png(title: str, cells: Sequence[ShiftCell]) -> bytes:
     ax = fig.subplots()
     image = ax.imshow(np.ma.masked_invalid(matrix), cmap="viridis", vmin=0.5, vmax=1.0)
     for (i, j), value in np.ndenumerate(matrix):
-        ax.text(j, i, "—" if math.isnan(value) else f"{value:.3f}", ha="center", va="center", fontsize=8,
-                color="white" if not math.isnan(value) and value < 0.75 else "black")
+        ax.text(
+            j,
+            i,
+            "—" if math.isnan(value) else f"{value:.3f}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if not math.isnan(value) and value < 0.75 else "black",
+        )
     ax.set_xticks(range(len(shifts)), shifts, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(shifts)), shifts, fontsize=8)
     ax.set(xlabel="test shift", ylabel="train shift", title=title)
@@ -212,8 +256,13 @@ def reliability_png(title: str, reliability: Reliability) -> bytes:
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfect calibration")
     ax.plot(reliability.mean_predicted[filled], reliability.fraction_positive[filled], marker="o", label="observed")
-    ax.set(xlabel="mean normalized score", ylabel="share anomalous", xlim=(0, 1), ylim=(0, 1.02),
-           title=f"{title}\nECE {reliability.ece:.3f}")
+    ax.set(
+        xlabel="mean normalized score",
+        ylabel="share anomalous",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+        title=f"{title}\nECE {reliability.ece:.3f}",
+    )
     ax.title.set_fontsize(9)
     ax.legend(fontsize="x-small", loc="upper left")
     return _png(fig)
@@ -229,8 +278,14 @@ def embedding_png(embedding: Embedding) -> bytes:
         for flag, name, colour in ((0, "normal", "tab:blue"), (1, "anomalous", "tab:red")):
             chosen = (embedding.domain == domain) & (embedding.anomalous == flag)
             if chosen.any():
-                ax.scatter(*embedding.coords[chosen].T, s=10, color=colour, marker=_MARKERS[d % len(_MARKERS)],
-                           alpha=0.6, label=f"{domain}, {name}")
+                ax.scatter(
+                    *embedding.coords[chosen].T,
+                    s=10,
+                    color=colour,
+                    marker=_MARKERS[d % len(_MARKERS)],
+                    alpha=0.6,
+                    label=f"{domain}, {name}",
+                )
     method = f"{embedding.method} of " if embedding.method else ""
     ax.set(title=f"{embedding.category}: {method}{embedding.kind} features", xticks=[], yticks=[])
     ax.legend(fontsize="x-small", markerscale=1.5)

@@ -15,16 +15,25 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-
 from defectlab.analysis.errors import Reliability, reliability_curve
 from defectlab.errors import DataError, DefectLabError
 from defectlab.report import robustness_plots as rp
 from defectlab.report import robustness_tables as rt
 from defectlab.report.datatable import DataTable
 from defectlab.report.html_page import Plot
-from defectlab.report.robustness_results import (HEADLINE_PHASES, Arrays, Evaluation, Results, headline, load_arrays,
-                                                  load_embedding, load_results, of_phase, resolve)
 from defectlab.report.page import PageInfo, write_page
+from defectlab.report.robustness_results import (
+    HEADLINE_PHASES,
+    Arrays,
+    Evaluation,
+    Results,
+    headline,
+    load_arrays,
+    load_embedding,
+    load_results,
+    of_phase,
+    resolve,
+)
 from defectlab.report.sections import Section
 from defectlab.report.tables import fmt
 
@@ -113,24 +122,36 @@ def _headline_section(b: _Builder) -> Section | None:
         return None
     plots = []
     for category, rows in _grouped(headline(b.results.evaluations), lambda h: h.category).items():
-        plots += b.plot(("auroc_bars", category), f"{category}: image AUROC clean / no adaptation / adapted",
-                        partial(rp.auroc_bars_png, category, rows))
+        plots += b.plot(
+            ("auroc_bars", category),
+            f"{category}: image AUROC clean / no adaptation / adapted",
+            partial(rp.auroc_bars_png, category, rows),
+        )
         conditions: dict[str, tuple[Evaluation, str]] = {}  # by id: the clean evaluation recurs for every shift
         for h in rows:
-            for e, name in ((h.clean, "clean"), (h.no_adaptation, f"{h.shift}, no adaptation"),
-                            (h.adapted, f"{h.shift}, adapted")):
+            for e, name in (
+                (h.clean, "clean"),
+                (h.no_adaptation, f"{h.shift}, no adaptation"),
+                (h.adapted, f"{h.shift}, adapted"),
+            ):
                 if e is not None:
                     conditions.setdefault(e.id, (e, name))
         curves = [c for e, name in conditions.values() for c in _curve(b, e, name)]
-        plots += b.plot(("roc", category), f"{category}: ROC curves per detector",
-                        partial(rp.roc_overlay_png, category, curves))
+        plots += b.plot(("roc", category), f"{category}: ROC curves per detector", partial(rp.roc_overlay_png, category, curves))
     if any(e.metrics.get("pixel_auroc") is not None for e in b.results.evaluations):
-        plots += b.plot(("image_vs_pixel_auroc",), "Image vs pixel AUROC of every evaluation with masks",
-                        partial(rp.pixel_scatter_png, b.results.evaluations))
-    return Section("headline", "Clean vs shifted vs adapted",
-                   "One row per category, detector and shift. The macro-average rows weight categories equally; "
-                   "each cell averages the categories that have the value (pixel metrics need masks).",
-                   [table], plots)
+        plots += b.plot(
+            ("image_vs_pixel_auroc",),
+            "Image vs pixel AUROC of every evaluation with masks",
+            partial(rp.pixel_scatter_png, b.results.evaluations),
+        )
+    return Section(
+        "headline",
+        "Clean vs shifted vs adapted",
+        "One row per category, detector and shift. The macro-average rows weight categories equally; "
+        "each cell averages the categories that have the value (pixel metrics need masks).",
+        [table],
+        plots,
+    )
 
 
 def _few_shot_section(b: _Builder) -> Section | None:
@@ -140,14 +161,25 @@ def _few_shot_section(b: _Builder) -> Section | None:
     plots = []
     for (category, shift), points in _grouped(_with_int(b, "few_shot", "k"), lambda e: (e.category, e.shift)).items():
         detectors = {e.detector for e in points}
-        levels = [(name, e) for phase, name in (("shift_no_adaptation", "no adaptation"), ("shift_adapted", "full refit"))
-                  for e in of_phase(b.results.evaluations, phase)
-                  if (e.category, e.shift) == (category, shift) and e.detector in detectors]
-        plots += b.plot(("few_shot", category, shift), f"{category} under {shift}: recovery with k shifted images",
-                        partial(rp.recovery_png, f"{category} under {shift}", points, levels))
-    return Section("few-shot", "Few-shot adaptation",
-                   "Adapting with k shifted training images; the dashed lines are the model without adaptation "
-                   "and the one fully refitted on shifted images.", [table], plots)
+        levels = [
+            (name, e)
+            for phase, name in (("shift_no_adaptation", "no adaptation"), ("shift_adapted", "full refit"))
+            for e in of_phase(b.results.evaluations, phase)
+            if (e.category, e.shift) == (category, shift) and e.detector in detectors
+        ]
+        plots += b.plot(
+            ("few_shot", category, shift),
+            f"{category} under {shift}: recovery with k shifted images",
+            partial(rp.recovery_png, f"{category} under {shift}", points, levels),
+        )
+    return Section(
+        "few-shot",
+        "Few-shot adaptation",
+        "Adapting with k shifted training images; the dashed lines are the model without adaptation "
+        "and the one fully refitted on shifted images.",
+        [table],
+        plots,
+    )
 
 
 def _cross_domain_section(b: _Builder) -> Section | None:
@@ -161,15 +193,25 @@ def _cross_domain_section(b: _Builder) -> Section | None:
         if not points:
             continue
         levels = [("no adaptation", e) for e in evals if e.variant["k"] == 0]
-        levels += [("in-domain model", e) for e in of_phase(b.results.evaluations, "clean")
-                   if e.category == target and e.detector in {p.detector for p in points}]
+        levels += [
+            ("in-domain model", e)
+            for e in of_phase(b.results.evaluations, "clean")
+            if e.category == target and e.detector in {p.detector for p in points}
+        ]
         title = f"{source} -> {target}"
-        plots += b.plot(("cross_domain", source, target), f"{title}: recovery with k target images",
-                        partial(rp.recovery_png, title, points, levels))
-    return Section("cross-domain", "Cross-domain transfer",
-                   "A model of the source category tested on the target category, adapted with k target images "
-                   "(k=0: no adaptation); the dashed lines are the model without adaptation and the target's own model.",
-                   [table], plots)
+        plots += b.plot(
+            ("cross_domain", source, target),
+            f"{title}: recovery with k target images",
+            partial(rp.recovery_png, title, points, levels),
+        )
+    return Section(
+        "cross-domain",
+        "Cross-domain transfer",
+        "A model of the source category tested on the target category, adapted with k target images "
+        "(k=0: no adaptation); the dashed lines are the model without adaptation and the target's own model.",
+        [table],
+        plots,
+    )
 
 
 def _cross_shift_section(b: _Builder) -> Section | None:
@@ -179,19 +221,33 @@ def _cross_shift_section(b: _Builder) -> Section | None:
     plots = []
     pairs = _grouped(of_phase(b.results.evaluations, "cross_shift"), lambda e: (e.category, e.detector))
     for (category, detector), evals in pairs.items():
-        cells = [rp.ShiftCell(str(e.variant.get("train_shift")), str(e.variant.get("test_shift", e.shift)),
-                              e.metrics.get("image_auroc")) for e in evals]
+        cells = [
+            rp.ShiftCell(
+                str(e.variant.get("train_shift")), str(e.variant.get("test_shift", e.shift)), e.metrics.get("image_auroc")
+            )
+            for e in evals
+        ]
         shifts = {name for c in cells for name in (c.train, c.test)}
         present = {(c.train, c.test) for c in cells}
-        cells += [rp.ShiftCell(e.shift, e.shift, e.metrics.get("image_auroc"))
-                  for e in of_phase(b.results.evaluations, "shift_adapted") if (e.category, e.detector) == (category, detector)
-                  and e.shift in shifts and (e.shift, e.shift) not in present]
-        plots += b.plot(("cross_shift", category, detector), f"{category} / {detector}: train shift x test shift",
-                        partial(rp.cross_shift_png, f"{category} / {detector}", cells))
-    return Section("cross-shift", "Cross-shift generalisation",
-                   "Models fitted under one shift (rows) and tested under another (columns). In the heatmaps, a "
-                   "diagonal cell the table lacks is the adapted model of the headline (fitted and tested under "
-                   "that shift).", [table], plots)
+        cells += [
+            rp.ShiftCell(e.shift, e.shift, e.metrics.get("image_auroc"))
+            for e in of_phase(b.results.evaluations, "shift_adapted")
+            if (e.category, e.detector) == (category, detector) and e.shift in shifts and (e.shift, e.shift) not in present
+        ]
+        plots += b.plot(
+            ("cross_shift", category, detector),
+            f"{category} / {detector}: train shift x test shift",
+            partial(rp.cross_shift_png, f"{category} / {detector}", cells),
+        )
+    return Section(
+        "cross-shift",
+        "Cross-shift generalisation",
+        "Models fitted under one shift (rows) and tested under another (columns). In the heatmaps, a "
+        "diagonal cell the table lacks is the adapted model of the headline (fitted and tested under "
+        "that shift).",
+        [table],
+        plots,
+    )
 
 
 def _severity_section(b: _Builder) -> Section | None:
@@ -200,10 +256,10 @@ def _severity_section(b: _Builder) -> Section | None:
         return None
     plots = []
     for category, evals in _grouped(_with_int(b, "severity", "severity"), lambda e: e.category).items():
-        plots += b.plot(("severity", category), f"{category}: image AUROC vs corruption severity",
-                        partial(rp.severity_png, category, evals))
-    return Section("severity", "Corruption severity", "Image AUROC at severities 1-5 of each corruption.",
-                   [table], plots)
+        plots += b.plot(
+            ("severity", category), f"{category}: image AUROC vs corruption severity", partial(rp.severity_png, category, evals)
+        )
+    return Section("severity", "Corruption severity", "Image AUROC at severities 1-5 of each corruption.", [table], plots)
 
 
 def _table_section(anchor: str, intro: str, table: DataTable | None) -> Section | None:
@@ -226,22 +282,33 @@ def _error_section(b: _Builder) -> Section | None:
         checked.append((e, arrays, reliability))
         plots = []
         if e.phase in HEADLINE_PHASES:  # not for every evaluation: a run has many, each figure costs ~0.1 s and ~30 kB
-            plots += b.plot(("confusion", e.id), f"{e.id}: confusion matrix at threshold {arrays.threshold:.4g}",
-                            partial(rp.confusion_png, e.id, arrays.labels, arrays.scores, arrays.threshold))
+            plots += b.plot(
+                ("confusion", e.id),
+                f"{e.id}: confusion matrix at threshold {arrays.threshold:.4g}",
+                partial(rp.confusion_png, e.id, arrays.labels, arrays.scores, arrays.threshold),
+            )
             if reliability is not None:
-                plots += b.plot(("reliability", e.id), f"{e.id}: reliability of the normalized scores "
-                                f"(ECE {reliability.ece:.3f})", partial(rp.reliability_png, e.id, reliability))
-        children.append(Section(f"errors-{e.id}", f"{e.id} ({e.category}, {e.detector}, {e.phase}, {e.shift})",
-                                tables=[table], plots=plots))
+                plots += b.plot(
+                    ("reliability", e.id),
+                    f"{e.id}: reliability of the normalized scores (ECE {reliability.ece:.3f})",
+                    partial(rp.reliability_png, e.id, reliability),
+                )
+        children.append(
+            Section(f"errors-{e.id}", f"{e.id} ({e.category}, {e.detector}, {e.phase}, {e.shift})", tables=[table], plots=plots)
+        )
     if not checked:
         return None
-    return Section("errors", "Error analysis",
-                   "Per evaluation with saved arrays: recall at the calibrated threshold and AUROC of each group of "
-                   "anomalous images against all normal images, by defect type, defect size (share of the image: "
-                   "small < 1%, medium 1-5%, large >= 5%) and position (border or centre). The first table "
-                   "gives the decisions and the expected calibration error (ECE) of every evaluation; confusion "
-                   "matrices and reliability diagrams are drawn for the clean, no-adaptation and adapted ones.",
-                   [rt.calibration_table(checked)], children=children)
+    return Section(
+        "errors",
+        "Error analysis",
+        "Per evaluation with saved arrays: recall at the calibrated threshold and AUROC of each group of "
+        "anomalous images against all normal images, by defect type, defect size (share of the image: "
+        "small < 1%, medium 1-5%, large >= 5%) and position (border or centre). The first table "
+        "gives the decisions and the expected calibration error (ECE) of every evaluation; confusion "
+        "matrices and reliability diagrams are drawn for the clean, no-adaptation and adapted ones.",
+        [rt.calibration_table(checked)],
+        children=children,
+    )
 
 
 def _gallery_section(b: _Builder) -> Section | None:
@@ -257,8 +324,11 @@ def _gallery_section(b: _Builder) -> Section | None:
                 b.notes.append(f"Gallery {relative} of {e.id} skipped: not a PNG file")
                 continue
             plots.append(Plot(relative, f"{e.id}: {kind.replace('_', ' ')}", png))
-    return Section("galleries", "Galleries", "The worst errors at the calibrated threshold, as rendered by the run.",
-                   plots=plots) if plots else None
+    return (
+        Section("galleries", "Galleries", "The worst errors at the calibrated threshold, as rendered by the run.", plots=plots)
+        if plots
+        else None
+    )
 
 
 def _embedding_section(b: _Builder) -> Section | None:
@@ -269,25 +339,33 @@ def _embedding_section(b: _Builder) -> Section | None:
         except DataError as exc:
             b.notes.append(f"Embedding of {category} skipped: {exc}")
             continue
-        plots += b.plot(("embedding", category), f"{category}: feature embedding ({embedding.method or 'unknown method'})",
-                        partial(rp.embedding_png, embedding))
-    return Section("embeddings", "Embeddings",
-                   "Features in two dimensions: colour = normal / anomalous, marker = domain.",
-                   plots=plots) if plots else None
+        plots += b.plot(
+            ("embedding", category),
+            f"{category}: feature embedding ({embedding.method or 'unknown method'})",
+            partial(rp.embedding_png, embedding),
+        )
+    return (
+        Section(
+            "embeddings", "Embeddings", "Features in two dimensions: colour = normal / anomalous, marker = domain.", plots=plots
+        )
+        if plots
+        else None
+    )
 
 
 def _sections(b: _Builder) -> list[Section]:
     built = [
         _headline_section(b),
-        _table_section("paired-tests", "Differences between detectors on the same test images.",
-                       rt.comparisons_table(b.results)),
+        _table_section("paired-tests", "Differences between detectors on the same test images.", rt.comparisons_table(b.results)),
         _few_shot_section(b),
-        _table_section("global", "One model for all categories against one model per category, same test set.",
-                       rt.global_table(b.results)),
+        _table_section(
+            "global", "One model for all categories against one model per category, same test set.", rt.global_table(b.results)
+        ),
         _cross_domain_section(b),
         _cross_shift_section(b),
-        _table_section("ablation", "One setting changed at a time, with fit time and inference cost.",
-                       rt.ablation_table(b.results)),
+        _table_section(
+            "ablation", "One setting changed at a time, with fit time and inference cost.", rt.ablation_table(b.results)
+        ),
         _severity_section(b),
         _error_section(b),
         _gallery_section(b),
@@ -295,8 +373,7 @@ def _sections(b: _Builder) -> list[Section]:
     ]
     sections = [s for s in built if s is not None]
     if b.notes:
-        sections.append(Section("notes", "Skipped pieces", "Optional pieces that were missing or unreadable:",
-                                notes=b.notes))
+        sections.append(Section("notes", "Skipped pieces", "Optional pieces that were missing or unreadable:", notes=b.notes))
     return sections
 
 

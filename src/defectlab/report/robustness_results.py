@@ -21,8 +21,17 @@ import numpy as np
 
 from defectlab.errors import DataError
 
-PHASES = ("clean", "shift_no_adaptation", "shift_adapted", "few_shot", "global",
-          "cross_domain", "cross_shift", "ablation", "severity")
+PHASES = (
+    "clean",
+    "shift_no_adaptation",
+    "shift_adapted",
+    "few_shot",
+    "global",
+    "cross_domain",
+    "cross_shift",
+    "ablation",
+    "severity",
+)
 HEADLINE_PHASES = ("clean", "shift_no_adaptation", "shift_adapted")
 RESULTS_FILE = "results.json"
 _SAFE_ID = re.compile(r"[A-Za-z0-9_@+=-][A-Za-z0-9_.@+=,-]*")
@@ -228,8 +237,10 @@ def load_results(results_dir: Path) -> Results:
         raise DataError(f"{path}: cannot read as JSON ({exc})") from exc
     read = _Reader(path)
     top = read.mapping(raw, "the top level")
-    evaluations = tuple(_evaluation(read, e, f"evaluations[{i}]")
-                        for i, e in enumerate(read.items(read.required(top, "evaluations", "the top level"), "evaluations")))
+    evaluations = tuple(
+        _evaluation(read, e, f"evaluations[{i}]")
+        for i, e in enumerate(read.items(read.required(top, "evaluations", "the top level"), "evaluations"))
+    )
     seen: set[str] = set()
     for e in evaluations:
         if e.id in seen:
@@ -238,8 +249,9 @@ def load_results(results_dir: Path) -> Results:
     embeddings = []
     for i, entry in enumerate(read.items(top.get("embeddings") or [], "embeddings")):
         record = read.mapping(entry, f"embeddings[{i}]")
-        embeddings.append((read.required_text(record, f"embeddings[{i}]", "category"),
-                           read.required_text(record, f"embeddings[{i}]", "file")))
+        embeddings.append(
+            (read.required_text(record, f"embeddings[{i}]", "category"), read.required_text(record, f"embeddings[{i}]", "file"))
+        )
     return Results(
         directory=Path(results_dir),
         created=str(top.get("created", "unknown")),
@@ -247,8 +259,10 @@ def load_results(results_dir: Path) -> Results:
         versions={str(k): str(v) for k, v in read.mapping(top.get("versions") or {}, "versions").items()},
         config=read.mapping(top.get("config") or {}, "config"),
         evaluations=evaluations,
-        comparisons=tuple(_comparison(read, c, f"comparisons[{i}]")
-                          for i, c in enumerate(read.items(top.get("comparisons") or [], "comparisons"))),
+        comparisons=tuple(
+            _comparison(read, c, f"comparisons[{i}]")
+            for i, c in enumerate(read.items(top.get("comparisons") or [], "comparisons"))
+        ),
         embeddings=tuple(embeddings),
     )
 
@@ -294,12 +308,20 @@ def load_arrays(results_dir: Path, evaluation: Evaluation) -> Arrays:
     path = resolve(results_dir, evaluation.arrays)
     data = _npz(path, ("labels", "scores", "threshold"))
     optional = {key: data.get(key) for key in ("normalized", "defect_type", "defect_area", "defect_region")}
-    _check_vectors(path, {"labels": data["labels"], "scores": data["scores"], **optional},
-                   ("labels", "scores", "normalized", "defect_area"))
+    _check_vectors(
+        path, {"labels": data["labels"], "scores": data["scores"], **optional}, ("labels", "scores", "normalized", "defect_area")
+    )
     if data["threshold"].size != 1 or data["threshold"].dtype.kind not in "biuf":
         raise DataError(f"{path}: threshold must be one number, got {data['threshold']!r}")
-    return Arrays(data["labels"], data["scores"], optional["normalized"], float(data["threshold"]),
-                  optional["defect_type"], optional["defect_area"], optional["defect_region"])
+    return Arrays(
+        data["labels"],
+        data["scores"],
+        optional["normalized"],
+        float(data["threshold"]),
+        optional["defect_type"],
+        optional["defect_area"],
+        optional["defect_region"],
+    )
 
 
 def load_embedding(results_dir: Path, category: str, relative: str) -> Embedding:
@@ -309,10 +331,19 @@ def load_embedding(results_dir: Path, category: str, relative: str) -> Embedding
     coords = data["coords"]
     if coords.ndim != 2 or coords.shape[1] != 2:
         raise DataError(f"{path}: coords must be (M, 2), got shape {coords.shape}")
-    _check_vectors(path, {"coords[:, 0]": coords[:, 0], "anomalous": data["anomalous"], "domain": data["domain"]},
-                   ("coords[:, 0]", "anomalous"))
-    return Embedding(category, coords.astype(np.float64), data["anomalous"].astype(np.int64), data["domain"].astype(str),
-                     str(data.get("kind", "patch")), str(data.get("method", "")))
+    _check_vectors(
+        path,
+        {"coords[:, 0]": coords[:, 0], "anomalous": data["anomalous"], "domain": data["domain"]},
+        ("coords[:, 0]", "anomalous"),
+    )
+    return Embedding(
+        category,
+        coords.astype(np.float64),
+        data["anomalous"].astype(np.int64),
+        data["domain"].astype(str),
+        str(data.get("kind", "patch")),
+        str(data.get("method", "")),
+    )
 
 
 class Headline(NamedTuple):
@@ -331,11 +362,18 @@ def of_phase(evaluations: Sequence[Evaluation], phase: str) -> list[Evaluation]:
     return [e for e in evaluations if e.phase == phase]
 
 
-def find(evaluations: Sequence[Evaluation], phase: str, category: str, detector: str,
-         shift: str | None = None) -> Evaluation | None:
+def find(
+    evaluations: Sequence[Evaluation], phase: str, category: str, detector: str, shift: str | None = None
+) -> Evaluation | None:
     """The first evaluation of this phase, category, detector (and test shift, if given); None if there is none."""
-    return next((e for e in evaluations if (e.phase, e.category, e.detector) == (phase, category, detector)
-                 and (shift is None or e.shift == shift)), None)
+    return next(
+        (
+            e
+            for e in evaluations
+            if (e.phase, e.category, e.detector) == (phase, category, detector) and (shift is None or e.shift == shift)
+        ),
+        None,
+    )
 
 
 def headline(evaluations: Sequence[Evaluation]) -> list[Headline]:
@@ -343,10 +381,19 @@ def headline(evaluations: Sequence[Evaluation]) -> list[Headline]:
 
     A category and detector evaluated clean but under no shift get one row with shift "none".
     """
-    keys = list(dict.fromkeys((e.category, e.detector, e.shift) for e in evaluations
-                              if e.phase in HEADLINE_PHASES[1:]))
+    keys = list(dict.fromkeys((e.category, e.detector, e.shift) for e in evaluations if e.phase in HEADLINE_PHASES[1:]))
     shifted = {(c, d) for c, d, _ in keys}
-    keys += [(e.category, e.detector, "none") for e in evaluations
-             if e.phase == "clean" and (e.category, e.detector) not in shifted]
-    return [Headline(c, d, s, find(evaluations, "clean", c, d), find(evaluations, "shift_no_adaptation", c, d, s),
-                     find(evaluations, "shift_adapted", c, d, s)) for c, d, s in dict.fromkeys(keys)]
+    keys += [
+        (e.category, e.detector, "none") for e in evaluations if e.phase == "clean" and (e.category, e.detector) not in shifted
+    ]
+    return [
+        Headline(
+            c,
+            d,
+            s,
+            find(evaluations, "clean", c, d),
+            find(evaluations, "shift_no_adaptation", c, d, s),
+            find(evaluations, "shift_adapted", c, d, s),
+        )
+        for c, d, s in dict.fromkeys(keys)
+    ]

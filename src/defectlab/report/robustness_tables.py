@@ -71,14 +71,31 @@ def headline_table(results: Results) -> DataTable | None:
         return None
     triples = [(h.clean, h.no_adaptation, h.adapted) for h in rows]
     extra = [m for m in EXTRA if _present([e for t in triples for e in t], m)]
-    columns = [text_column("category"), text_column("detector"), text_column("shift"),
-               Column("clean AUROC"), Column("no-adapt AUROC"), Column("adapted AUROC"),
-               Column("RI no-adapt"), Column("RI adapted")]
+    columns = [
+        text_column("category"),
+        text_column("detector"),
+        text_column("shift"),
+        Column("clean AUROC"),
+        Column("no-adapt AUROC"),
+        Column("adapted AUROC"),
+        Column("RI no-adapt"),
+        Column("RI adapted"),
+    ]
     columns += [Column(f"{LABELS[m]} {p}") for m in extra for p in ("clean", "no-adapt", "adapted")]
-    cells = [[h.category, h.detector, h.shift, _auroc(h.clean), _auroc(h.no_adaptation), _auroc(h.adapted),
-              None if h.no_adaptation is None else h.no_adaptation.ri.get("image_auroc"),
-              None if h.adapted is None else h.adapted.ri.get("image_auroc")]
-             + [_value(e, m) for m in extra for e in (h.clean, h.no_adaptation, h.adapted)] for h in rows]
+    cells = [
+        [
+            h.category,
+            h.detector,
+            h.shift,
+            _auroc(h.clean),
+            _auroc(h.no_adaptation),
+            _auroc(h.adapted),
+            None if h.no_adaptation is None else h.no_adaptation.ri.get("image_auroc"),
+            None if h.adapted is None else h.adapted.ri.get("image_auroc"),
+        ]
+        + [_value(e, m) for m in extra for e in (h.clean, h.no_adaptation, h.adapted)]
+        for h in rows
+    ]
     if len({h.category for h in rows}) > 1:
         for detector, shift in dict.fromkeys((h.detector, h.shift) for h in rows):
             group = [row for row, h in zip(cells, rows) if (h.detector, h.shift) == (detector, shift)]
@@ -90,26 +107,76 @@ def comparisons_table(results: Results) -> DataTable | None:
     """Paired tests between detectors on the same test set."""
     if not results.comparisons:
         return None
-    columns = [text_column("category"), text_column("phase"), text_column("shift"), text_column("variant"),
-               text_column("A"), text_column("B"), text_column("metric"), Column("A value"), Column("B value"),
-               Column("difference A-B"), Column("p", show_p), text_column("test")]
-    rows = [[c.category, c.phase, c.shift, _variant_text(c.variant), c.a, c.b, c.metric, c.value_a, c.value_b,
-             Estimate(c.difference, *(c.ci or (None, None))), c.p_value, c.method] for c in results.comparisons]
+    columns = [
+        text_column("category"),
+        text_column("phase"),
+        text_column("shift"),
+        text_column("variant"),
+        text_column("A"),
+        text_column("B"),
+        text_column("metric"),
+        Column("A value"),
+        Column("B value"),
+        Column("difference A-B"),
+        Column("p", show_p),
+        text_column("test"),
+    ]
+    rows = [
+        [
+            c.category,
+            c.phase,
+            c.shift,
+            _variant_text(c.variant),
+            c.a,
+            c.b,
+            c.metric,
+            c.value_a,
+            c.value_b,
+            Estimate(c.difference, *(c.ci or (None, None))),
+            c.p_value,
+            c.method,
+        ]
+        for c in results.comparisons
+    ]
     return make_table("paired_tests", "Paired tests", columns, rows)
 
 
 def few_shot_table(results: Results) -> DataTable | None:
     """Few-shot adaptation per k, next to the no-adaptation and full-refit levels of the same shift."""
-    evals = sorted(of_phase(results.evaluations, "few_shot"),
-                   key=lambda e: (e.category, e.detector, e.shift, str(e.variant.get("method", "")), _k(e)))
+    evals = sorted(
+        of_phase(results.evaluations, "few_shot"),
+        key=lambda e: (e.category, e.detector, e.shift, str(e.variant.get("method", "")), _k(e)),
+    )
     if not evals:
         return None
     extra, cells = _extra_metrics(evals)
-    columns = [text_column("category"), text_column("detector"), text_column("shift"), text_column("method"),
-               Column("k", str), Column("AUROC"), *extra, Column("no adaptation"), Column("full refit")]
-    rows = [[e.category, e.detector, e.shift, str(e.variant.get("method", "")), e.variant.get("k"), _auroc(e), *cells(e),
-             *(_value(find(results.evaluations, phase, e.category, e.detector, e.shift), "image_auroc")
-               for phase in ("shift_no_adaptation", "shift_adapted"))] for e in evals]
+    columns = [
+        text_column("category"),
+        text_column("detector"),
+        text_column("shift"),
+        text_column("method"),
+        Column("k", str),
+        Column("AUROC"),
+        *extra,
+        Column("no adaptation"),
+        Column("full refit"),
+    ]
+    rows = [
+        [
+            e.category,
+            e.detector,
+            e.shift,
+            str(e.variant.get("method", "")),
+            e.variant.get("k"),
+            _auroc(e),
+            *cells(e),
+            *(
+                _value(find(results.evaluations, phase, e.category, e.detector, e.shift), "image_auroc")
+                for phase in ("shift_no_adaptation", "shift_adapted")
+            ),
+        ]
+        for e in evals
+    ]
     return make_table("few_shot", "Few-shot adaptation", columns, rows)
 
 
@@ -118,31 +185,71 @@ def global_table(results: Results) -> DataTable | None:
     evals = of_phase(results.evaluations, "global")
     if not evals:
         return None
-    columns = [text_column("category"), text_column("detector"), text_column("shift"), text_column("global train"),
-               Column("global AUROC"), Column("per-category AUROC"), Column("difference")]
+    columns = [
+        text_column("category"),
+        text_column("detector"),
+        text_column("shift"),
+        text_column("global train"),
+        Column("global AUROC"),
+        Column("per-category AUROC"),
+        Column("difference"),
+    ]
     rows = []
     for e in evals:
-        own = find(results.evaluations, "clean" if e.shift == "none" else "shift_adapted", e.category, e.detector,
-                    None if e.shift == "none" else e.shift)
+        own = find(
+            results.evaluations,
+            "clean" if e.shift == "none" else "shift_adapted",
+            e.category,
+            e.detector,
+            None if e.shift == "none" else e.shift,
+        )
         mine, theirs = _value(e, "image_auroc"), _value(own, "image_auroc")
-        rows.append([e.category, e.detector, e.shift, e.train, _auroc(e), _auroc(own),
-                     None if mine is None or theirs is None else mine - theirs])
+        rows.append(
+            [
+                e.category,
+                e.detector,
+                e.shift,
+                e.train,
+                _auroc(e),
+                _auroc(own),
+                None if mine is None or theirs is None else mine - theirs,
+            ]
+        )
     return make_table("global_vs_per_category", "Global vs per-category model", columns, rows)
 
 
 def cross_domain_table(results: Results) -> DataTable | None:
     """Transfer from a source to a target category, with k target images (k=0: no adaptation)."""
-    evals = sorted(of_phase(results.evaluations, "cross_domain"),
-                   key=lambda e: (str(e.variant.get("source")), str(e.variant.get("target")), e.detector, _k(e)))
+    evals = sorted(
+        of_phase(results.evaluations, "cross_domain"),
+        key=lambda e: (str(e.variant.get("source")), str(e.variant.get("target")), e.detector, _k(e)),
+    )
     if not evals:
         return None
     extra, cells = _extra_metrics(evals)
-    columns = [text_column("source"), text_column("target"), text_column("detector"), text_column("method"),
-               Column("k", str), Column("AUROC"), *extra, Column("in-domain AUROC")]
-    rows = [[str(e.variant.get("source", "")), str(e.variant.get("target", e.category)), e.detector,
-             str(e.variant.get("method", "")), e.variant.get("k"), _auroc(e), *cells(e),
-             _value(find(results.evaluations, "clean", str(e.variant.get("target", e.category)), e.detector), "image_auroc")]
-            for e in evals]
+    columns = [
+        text_column("source"),
+        text_column("target"),
+        text_column("detector"),
+        text_column("method"),
+        Column("k", str),
+        Column("AUROC"),
+        *extra,
+        Column("in-domain AUROC"),
+    ]
+    rows = [
+        [
+            str(e.variant.get("source", "")),
+            str(e.variant.get("target", e.category)),
+            e.detector,
+            str(e.variant.get("method", "")),
+            e.variant.get("k"),
+            _auroc(e),
+            *cells(e),
+            _value(find(results.evaluations, "clean", str(e.variant.get("target", e.category)), e.detector), "image_auroc"),
+        ]
+        for e in evals
+    ]
     return make_table("cross_domain", "Cross-domain transfer", columns, rows)
 
 
@@ -152,10 +259,25 @@ def cross_shift_table(results: Results) -> DataTable | None:
     if not evals:
         return None
     extra, cells = _extra_metrics(evals)
-    columns = [text_column("category"), text_column("detector"), text_column("train shift"), text_column("test shift"),
-               Column("AUROC"), *extra]
-    rows = [[e.category, e.detector, str(e.variant.get("train_shift", "")), str(e.variant.get("test_shift", e.shift)),
-             _auroc(e), *cells(e)] for e in evals]
+    columns = [
+        text_column("category"),
+        text_column("detector"),
+        text_column("train shift"),
+        text_column("test shift"),
+        Column("AUROC"),
+        *extra,
+    ]
+    rows = [
+        [
+            e.category,
+            e.detector,
+            str(e.variant.get("train_shift", "")),
+            str(e.variant.get("test_shift", e.shift)),
+            _auroc(e),
+            *cells(e),
+        ]
+        for e in evals
+    ]
     return make_table("cross_shift", "Cross-shift generalisation", columns, rows)
 
 
@@ -165,11 +287,31 @@ def ablation_table(results: Results) -> DataTable | None:
     if not evals:
         return None
     extra, cells = _extra_metrics(evals)
-    columns = [text_column("category"), text_column("detector"), text_column("shift"), text_column("ablation"),
-               Column("value", str, numeric=False), Column("AUROC"), *extra,
-               Column("fit s", partial(show, digits=1)), Column("ms/img", partial(show, digits=1))]
-    rows = [[e.category, e.detector, e.shift, str(e.variant.get("ablation", "")), e.variant.get("value"), _auroc(e),
-             *cells(e), e.timings.get("fit_seconds"), e.timings.get("ms_per_image")] for e in evals]
+    columns = [
+        text_column("category"),
+        text_column("detector"),
+        text_column("shift"),
+        text_column("ablation"),
+        Column("value", str, numeric=False),
+        Column("AUROC"),
+        *extra,
+        Column("fit s", partial(show, digits=1)),
+        Column("ms/img", partial(show, digits=1)),
+    ]
+    rows = [
+        [
+            e.category,
+            e.detector,
+            e.shift,
+            str(e.variant.get("ablation", "")),
+            e.variant.get("value"),
+            _auroc(e),
+            *cells(e),
+            e.timings.get("fit_seconds"),
+            e.timings.get("ms_per_image"),
+        ]
+        for e in evals
+    ]
     return make_table("ablation", "Ablations", columns, rows)
 
 
@@ -183,8 +325,13 @@ def severity_table(results: Results) -> DataTable | None:
     def line(e: Evaluation) -> tuple[str, str, str, bool]:
         return e.category, e.detector, str(e.variant.get("corruption", e.shift)), bool(e.variant.get("adapted"))
 
-    columns = [text_column("category"), text_column("detector"), text_column("corruption"), text_column("adaptation"),
-               *(Column(f"severity {s}") for s in severities)]
+    columns = [
+        text_column("category"),
+        text_column("detector"),
+        text_column("corruption"),
+        text_column("adaptation"),
+        *(Column(f"severity {s}") for s in severities),
+    ]
     rows = []
     for key in dict.fromkeys(line(e) for e in evals):
         by_severity = {e.variant.get("severity"): _value(e, "image_auroc") for e in evals if line(e) == key}
@@ -204,24 +351,51 @@ def error_table(evaluation: Evaluation, arrays: Arrays) -> DataTable:
         values = getattr(arrays, key)
         if values is not None:
             groupings.append((name, size_bins(values) if key == "defect_area" else values.astype(str)))
-    rows = [[name, g.group, g.n, g.recall, g.auroc]
-            for name, groups in groupings
-            for g in group_detection(arrays.labels, arrays.scores, arrays.threshold, groups)]
-    columns = [text_column("grouping"), text_column("group"), Column("n", str), Column("recall @ thr"),
-               Column("AUROC vs normals")]
+    rows = [
+        [name, g.group, g.n, g.recall, g.auroc]
+        for name, groups in groupings
+        for g in group_detection(arrays.labels, arrays.scores, arrays.threshold, groups)
+    ]
+    columns = [
+        text_column("grouping"),
+        text_column("group"),
+        Column("n", str),
+        Column("recall @ thr"),
+        Column("AUROC vs normals"),
+    ]
     return make_table(f"errors_{evaluation.id}", f"Errors by group: {evaluation.id}", columns, rows)
 
 
 def calibration_table(checked: Sequence[tuple[Evaluation, Arrays, Reliability | None]]) -> DataTable:
     """Counts at the calibrated threshold and the expected calibration error of the normalized scores."""
-    columns = [text_column("evaluation"), Column("n", str), Column("threshold", partial(show, digits=4)),
-               Column("TP", str), Column("FP", str), Column("TN", str), Column("FN", str),
-               Column("recall"), Column("false positive rate"), Column("ECE")]
+    columns = [
+        text_column("evaluation"),
+        Column("n", str),
+        Column("threshold", partial(show, digits=4)),
+        Column("TP", str),
+        Column("FP", str),
+        Column("TN", str),
+        Column("FN", str),
+        Column("recall"),
+        Column("false positive rate"),
+        Column("ECE"),
+    ]
     rows = []
     for e, arrays, reliability in checked:
         counts = threshold_metrics(arrays.labels, arrays.scores, arrays.threshold)
         normals = counts.fp + counts.tn
-        rows.append([e.id, len(arrays.labels), arrays.threshold, counts.tp, counts.fp, counts.tn, counts.fn,
-                     counts.recall, counts.fp / normals if normals else None,
-                     None if reliability is None else reliability.ece])
+        rows.append(
+            [
+                e.id,
+                len(arrays.labels),
+                arrays.threshold,
+                counts.tp,
+                counts.fp,
+                counts.tn,
+                counts.fn,
+                counts.recall,
+                counts.fp / normals if normals else None,
+                None if reliability is None else reliability.ece,
+            ]
+        )
     return make_table("calibration", "Decisions at the calibrated threshold", columns, rows)

@@ -19,8 +19,9 @@ def confusion_png(confusion: dict[str, dict[str, int]]) -> bytes:
     axis = fig.subplots()
     axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     for i, j in np.ndindex(counts.shape):
-        axis.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=8,
-                  color="white" if shares[i, j] > 0.5 else "black")
+        axis.text(
+            j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=8, color="white" if shares[i, j] > 0.5 else "black"
+        )
     axis.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
     axis.set_yticks(range(len(rows)), rows)
     axis.set(xlabel="routed to", ylabel="true category", title="router confusion (test images)")
@@ -51,7 +52,11 @@ def training_curves_png(kind: str, curves: dict[str, list[dict[str, float]]]) ->
         epochs = [h["epoch"] for h in history]
         line = axis.plot(epochs, [h["train_loss"] for h in history], label=f"{name} train")[0]
         axis.plot(epochs, [h["val_loss"] for h in history], ls="--", color=line.get_color(), label=f"{name} held out")
-    axis.set(xlabel="epoch", ylabel="reconstruction loss (standardized features)", yscale="log",
-             title=f"{kind}: training curves (held-out normals drive early stopping)")
+    axis.set(
+        xlabel="epoch",
+        ylabel="reconstruction loss (standardized features)",
+        yscale="log",
+        title=f"{kind}: training curves (held-out normals drive early stopping)",
+    )
     axis.legend(fontsize=7, ncol=2)
     return _png(fig)

@@ -45,28 +45,61 @@ def _share_column(title: str) -> Column:
     return Column(title, _share)
 
 
-METRIC_TITLES = {"image_auroc": "AUROC", "image_auprc": "AUPRC", "image_f1": "F1", "pixel_auroc": "pixel AUROC",
-                 "aupro": "AUPRO"}
-SHARES = (("head_accuracy", "head accuracy"), ("routed_accuracy", "accuracy of routes taken"), ("routed_correctly", "routed correctly"), ("misrouted", "misrouted"),
-          ("called_unknown", "called unknown"), ("unknown_normal", "unknown among normal"),
-          ("unknown_defective", "unknown among defective"))
+METRIC_TITLES = {"image_auroc": "AUROC", "image_auprc": "AUPRC", "image_f1": "F1", "pixel_auroc": "pixel AUROC", "aupro": "AUPRO"}
+SHARES = (
+    ("head_accuracy", "head accuracy"),
+    ("routed_accuracy", "accuracy of routes taken"),
+    ("routed_correctly", "routed correctly"),
+    ("misrouted", "misrouted"),
+    ("called_unknown", "called unknown"),
+    ("unknown_normal", "unknown among normal"),
+    ("unknown_defective", "unknown among defective"),
+)
 
 
 def _categories_section(r: dict[str, Any]) -> Section:
-    columns = [text_column("category"), text_column("source"), Column("train", str), Column("router train", str),
-               Column("val", str), Column("test", str), Column("test defective", str), text_column("masks")]
-    rows = [[name, c["source"], c["n_train"], c["n_router_train"], c["n_val"], c["n_test"], c["n_test_defective"],
-             "yes" if c["masks"] else "no"] for name, c in r["categories"].items()]
+    columns = [
+        text_column("category"),
+        text_column("source"),
+        Column("train", str),
+        Column("router train", str),
+        Column("val", str),
+        Column("test", str),
+        Column("test defective", str),
+        text_column("masks"),
+    ]
+    rows = [
+        [
+            name,
+            c["source"],
+            c["n_train"],
+            c["n_router_train"],
+            c["n_val"],
+            c["n_test"],
+            c["n_test_defective"],
+            "yes" if c["masks"] else "no",
+        ]
+        for name, c in r["categories"].items()
+    ]
     note = f"Backbone pass (shared by every detector): {r['backbone_ms_per_image']:.1f} ms/image."
-    return Section("categories", "Categories", "Splits are stored in splits/ and reused.",
-                   tables=[make_table("categories", "images per category", columns, rows)], notes=[note])
+    return Section(
+        "categories",
+        "Categories",
+        "Splits are stored in splits/ and reused.",
+        tables=[make_table("categories", "images per category", columns, rows)],
+        notes=[note],
+    )
 
 
 def _targets_section(targets: list[dict[str, Any]]) -> Section:
     columns = [text_column("target"), Column("measured", partial(show, digits=4)), text_column("goal"), text_column("met")]
     rows = [[t["target"], t["measured"], t["goal"], "yes" if t["met"] else "NO"] for t in targets]
-    return Section("targets", "Targets", "The issue's targets against the measured figures.",
-                   tables=[make_table("targets", "targets", columns, rows)])
+    return Section(
+        "targets",
+        "Targets",
+        "The issue's targets against the measured figures.",
+        tables=[make_table("targets", "targets", columns, rows)],
+    )
 
 
 def _routing_section(routing: dict[str, Any]) -> Section:
@@ -75,46 +108,80 @@ def _routing_section(routing: dict[str, Any]) -> Section:
     rows = [[name, s["n"]] + [s[key] for key, _ in SHARES] for name, s in entries.items()]
     confusion = routing["confusion"]
     names = list(next(iter(confusion.values())))
-    matrix = make_table("confusion", "test images per true category (rows) and routed category (columns)",
-                        [text_column("true \\ routed")] + [Column(n, str) for n in names],
-                        [[true] + [counts[n] for n in names] for true, counts in confusion.items()])
+    matrix = make_table(
+        "confusion",
+        "test images per true category (rows) and routed category (columns)",
+        [text_column("true \\ routed")] + [Column(n, str) for n in names],
+        [[true] + [counts[n] for n in names] for true, counts in confusion.items()],
+    )
     limits = routing["limits"]
-    return Section("routing", "Router over every category",
-                   "Router fitted on every category's router training images (normal training images, validation "
-                   "images, and for ELPV a share of the defective cells kept out of every test); limits per category: "
-                   + "; ".join(f"{name} distance {v['distance']:.2f}"
-                               for name, v in limits.items()) + ".",
-                   tables=[make_table("routing", "routing of the test images", columns, rows), matrix],
-                   plots=[Plot("plots/confusion.png", "router confusion", confusion_png(confusion))])
+    return Section(
+        "routing",
+        "Router over every category",
+        "Router fitted on every category's router training images (normal training images, validation "
+        "images, and for ELPV a share of the defective cells kept out of every test); limits per category: "
+        + "; ".join(f"{name} distance {v['distance']:.2f}" for name, v in limits.items())
+        + ".",
+        tables=[make_table("routing", "routing of the test images", columns, rows), matrix],
+        plots=[Plot("plots/confusion.png", "router confusion", confusion_png(confusion))],
+    )
 
 
 def _unknown_section(unknown: dict[str, Any]) -> Section:
-    columns = [text_column("held out"), _share_column("held out: called unknown"),
-               _share_column("held out: misrouted"), text_column("misrouted to"),
-               _share_column("held out normal: unknown"), _share_column("held out defective: unknown"),
-               _share_column("known: called unknown"), _share_column("known normal: unknown"),
-               _share_column("known defective: unknown"), _share_column("known: head accuracy")]
-    distance_columns = [text_column("held out"), Column("held out: min"), Column("known normal: 99%"),
-                        Column("known defective: median"), Column("known defective: 90%")]
+    columns = [
+        text_column("held out"),
+        _share_column("held out: called unknown"),
+        _share_column("held out: misrouted"),
+        text_column("misrouted to"),
+        _share_column("held out normal: unknown"),
+        _share_column("held out defective: unknown"),
+        _share_column("known: called unknown"),
+        _share_column("known normal: unknown"),
+        _share_column("known defective: unknown"),
+        _share_column("known: head accuracy"),
+    ]
+    distance_columns = [
+        text_column("held out"),
+        Column("held out: min"),
+        Column("known normal: 99%"),
+        Column("known defective: median"),
+        Column("known defective: 90%"),
+    ]
     rows, distances = [], []
     for t in unknown["trials"]:
         held, known = t["held_out_shares"], t["known_shares"]
         where = ", ".join(f"{n} {100 * v:.1f}%" for n, v in t["misrouted_to"].items()) or "—"
-        rows.append([t["held_out"], held["called_unknown"], held["misrouted"], where, held["unknown_normal"],
-                     held["unknown_defective"], known["called_unknown"], known["unknown_normal"],
-                     known["unknown_defective"], known["head_accuracy"]])
+        rows.append(
+            [
+                t["held_out"],
+                held["called_unknown"],
+                held["misrouted"],
+                where,
+                held["unknown_normal"],
+                held["unknown_defective"],
+                known["called_unknown"],
+                known["unknown_normal"],
+                known["unknown_defective"],
+                known["head_accuracy"],
+            ]
+        )
         d = t["distance_over_limit"]
-        distances.append([t["held_out"], d["held_out_min"], d["known_normal_p99"], d["known_defective_p50"],
-                          d["known_defective_p90"]])
-    return Section("unknown", "Unknown category",
-                   "Each row: the router refitted (and its limits recalibrated) without one category; that category's "
-                   "test images should be called unknown, the other categories' test images routed. The second table "
-                   "shows why refusals of known images and detection of the held-out one trade off: Mahalanobis "
-                   "distance to the head's category over that category's distance limit (> 1 is refused) for the held-out "
-                   "category's closest image and for quantiles of the known categories' normal and defective images.",
-                   tables=[make_table("unknown", "held-out category detection", columns, rows),
-                           make_table("unknown_distances", "distance to the head's category / its distance limit",
-                                      distance_columns, distances)])
+        distances.append(
+            [t["held_out"], d["held_out_min"], d["known_normal_p99"], d["known_defective_p50"], d["known_defective_p90"]]
+        )
+    return Section(
+        "unknown",
+        "Unknown category",
+        "Each row: the router refitted (and its limits recalibrated) without one category; that category's "
+        "test images should be called unknown, the other categories' test images routed. The second table "
+        "shows why refusals of known images and detection of the held-out one trade off: Mahalanobis "
+        "distance to the head's category over that category's distance limit (> 1 is refused) for the held-out "
+        "category's closest image and for quantiles of the known categories' normal and defective images.",
+        tables=[
+            make_table("unknown", "held-out category detection", columns, rows),
+            make_table("unknown_distances", "distance to the head's category / its distance limit", distance_columns, distances),
+        ],
+    )
 
 
 def _systems_tables(systems: dict[str, Any]) -> list[DataTable]:
@@ -123,8 +190,11 @@ def _systems_tables(systems: dict[str, Any]) -> list[DataTable]:
     tables = []
     for label, metrics in (("image", ("image_auroc", "image_auprc", "image_f1")), ("pixel", ("pixel_auroc", "aupro"))):
         columns = [text_column("category")] + [Column(f"{s} {METRIC_TITLES[m]}") for m in metrics for s in names]
-        rows = [[c] + [e[s][m] for m in metrics for s in names] for c, e in entries.items()
-                if any(e[s][m] is not None for m in metrics for s in names)]
+        rows = [
+            [c] + [e[s][m] for m in metrics for s in names]
+            for c, e in entries.items()
+            if any(e[s][m] is not None for m in metrics for s in names)
+        ]
         if rows:
             tables.append(make_table(f"systems_{label}", f"{label} metrics per category and macro", columns, rows))
     return tables
@@ -133,27 +203,65 @@ def _systems_tables(systems: dict[str, Any]) -> list[DataTable]:
 def _systems_section(systems: dict[str, Any]) -> Section:
     threshold = systems.get("global_threshold")
     notes = [f"Global detector's threshold: {threshold['method']} {threshold['value']:.4g}."] if threshold else []
-    return Section("systems", f"Routed vs oracle vs global ({systems['detector']})",
-                   "Routed: the router picks the detector (unknown = flagged). Oracle: the true category's detector. "
-                   "Global: one detector on every category's normals, calibrated on their pooled calibration images.",
-                   tables=_systems_tables(systems), notes=notes,
-                   plots=[Plot("plots/systems.png", "image AUROC per category and system",
-                               systems_png(systems["per_category"], systems["systems"]))])
+    return Section(
+        "systems",
+        f"Routed vs oracle vs global ({systems['detector']})",
+        "Routed: the router picks the detector (unknown = flagged). Oracle: the true category's detector. "
+        "Global: one detector on every category's normals, calibrated on their pooled calibration images.",
+        tables=_systems_tables(systems),
+        notes=notes,
+        plots=[
+            Plot(
+                "plots/systems.png",
+                "image AUROC per category and system",
+                systems_png(systems["per_category"], systems["systems"]),
+            )
+        ],
+    )
 
 
 def _detectors_section(detectors: dict[str, Any]) -> Section:
-    columns = [text_column("category"), text_column("detector"), Column("image AUROC"), Column("image F1"),
-               text_column("threshold"), Column("fit s", partial(show, digits=1)), Column("ms/image", partial(show, digits=2)),
-               Column("bundle MiB"), Column("peak RSS MiB", partial(show, digits=0)), Column("epochs")]
-    rows = [[name, kind, d["image_auroc"], d["image_f1"], d["threshold"], d["fit_seconds"], d["ms_per_image"],
-             d["bundle_mb"], d["peak_rss_mb"], d["epochs"]]
-            for name, by_kind in detectors["per_category"].items() for kind, d in by_kind.items()]
-    plots = [Plot(f"plots/training_{kind}.png", f"{kind} training curves", training_curves_png(kind, curves))
-             for kind, curves in detectors.get("training_curves", {}).items() if curves]
-    return Section("detectors", "Detectors compared",
-                   "Each detector fitted once per category on the same features and calibration images; fit seconds "
-                   "read the features from the cache.",
-                   tables=[make_table("detectors", "detectors per category", columns, rows)], plots=plots)
+    columns = [
+        text_column("category"),
+        text_column("detector"),
+        Column("image AUROC"),
+        Column("image F1"),
+        text_column("threshold"),
+        Column("fit s", partial(show, digits=1)),
+        Column("ms/image", partial(show, digits=2)),
+        Column("bundle MiB"),
+        Column("peak RSS MiB", partial(show, digits=0)),
+        Column("epochs"),
+    ]
+    rows = [
+        [
+            name,
+            kind,
+            d["image_auroc"],
+            d["image_f1"],
+            d["threshold"],
+            d["fit_seconds"],
+            d["ms_per_image"],
+            d["bundle_mb"],
+            d["peak_rss_mb"],
+            d["epochs"],
+        ]
+        for name, by_kind in detectors["per_category"].items()
+        for kind, d in by_kind.items()
+    ]
+    plots = [
+        Plot(f"plots/training_{kind}.png", f"{kind} training curves", training_curves_png(kind, curves))
+        for kind, curves in detectors.get("training_curves", {}).items()
+        if curves
+    ]
+    return Section(
+        "detectors",
+        "Detectors compared",
+        "Each detector fitted once per category on the same features and calibration images; fit seconds "
+        "read the features from the cache.",
+        tables=[make_table("detectors", "detectors per category", columns, rows)],
+        plots=plots,
+    )
 
 
 def router_sections(r: dict[str, Any]) -> list[Section]:

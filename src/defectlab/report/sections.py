@@ -15,6 +15,7 @@ SECTION_CSS = """
 details{margin:.6em 0}summary{cursor:pointer;font-weight:600}.figures{display:flex;flex-wrap:wrap;gap:1em}
 """
 
+
 @dataclass
 class Section:
     """A part of the page: text, warnings, tables, figures and collapsible sub-parts."""
@@ -34,12 +35,12 @@ def section_html(section: Section, level: int = 2) -> str:
     parts = [f"<p>{esc(section.intro)}</p>"] if section.intro else []
     parts += [f'<p class="note">{esc(note)}</p>' for note in section.notes]
     for table in section.tables:
-        parts.append(f'<p class="caption">{esc(table.title)} (tables/{esc(table.name)}.csv)</p>'
-                     f'<div class="scroll">{table.html()}</div>')
+        parts.append(
+            f'<p class="caption">{esc(table.title)} (tables/{esc(table.name)}.csv)</p><div class="scroll">{table.html()}</div>'
+        )
     if section.plots:
         parts.append(f'<div class="figures">{"".join(figure_html(p) for p in section.plots)}</div>')
-    parts += [f"<details><summary>{esc(c.title)}</summary>{section_html(c, level + 1)}</details>"
-              for c in section.children]
+    parts += [f"<details><summary>{esc(c.title)}</summary>{section_html(c, level + 1)}</details>" for c in section.children]
     heading = f'<h{level} id="{esc(section.anchor)}">{esc(section.title)}</h{level}>' if level == 2 else ""
     return heading + "".join(parts)
 

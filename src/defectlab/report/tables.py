@@ -10,8 +10,7 @@ from collections.abc import Sequence
 from defectlab.experiments.results import EvaluationResult
 
 MISSING = "—"
-HEADER = ("detector", "category", "image AUROC [95% CI]", "AUPRC", "F1 @ thr", "pixel AUROC", "AUPRO",
-          "fit s", "ms/img")
+HEADER = ("detector", "category", "image AUROC [95% CI]", "AUPRC", "F1 @ thr", "pixel AUROC", "AUPRO", "fit s", "ms/img")
 _TEXT_COLUMNS = 2
 """The first columns hold names (left-aligned); the rest hold numbers (right-aligned)."""
 
@@ -41,17 +40,19 @@ def table_rows(results: Sequence[EvaluationResult]) -> list[list[str]]:
     rows = []
     for r in results:
         m = r.metrics
-        rows.append([
-            r.detector,
-            r.category,
-            _auroc_cell(r),
-            fmt(m.get("image_auprc")),
-            fmt(m.get("image_f1")),
-            fmt(m.get("pixel_auroc")),
-            fmt(m.get("aupro")),
-            fmt(r.timings.get("fit_seconds"), 1),
-            fmt(r.timings.get("ms_per_image"), 1),
-        ])
+        rows.append(
+            [
+                r.detector,
+                r.category,
+                _auroc_cell(r),
+                fmt(m.get("image_auprc")),
+                fmt(m.get("image_f1")),
+                fmt(m.get("pixel_auroc")),
+                fmt(m.get("aupro")),
+                fmt(r.timings.get("fit_seconds"), 1),
+                fmt(r.timings.get("ms_per_image"), 1),
+            ]
+        )
     return rows
 
 
@@ -61,6 +62,7 @@ def _numeric_columns() -> list[bool]:
 
 def markdown_grid(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[bool]) -> str:
     """GitHub-flavoured Markdown table of string cells; `numeric` columns right-aligned, pipes escaped."""
+
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
@@ -79,8 +81,7 @@ def text_table(results: Sequence[EvaluationResult]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i < _TEXT_COLUMNS else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(c.ljust(w) if i < _TEXT_COLUMNS else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(rows[0]), rule] + [line(row) for row in rows[1:]])

@@ -7,7 +7,7 @@ import html
 import io
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,15 +75,22 @@ def _make_plots(results: list[EvaluationResult], slugs: list[str]) -> tuple[list
 
 
 def _markdown(title: str, created: str, results: list[EvaluationResult], figures: list[Plot], notes: list[str]) -> str:
-    lines = [f"# {title}", "", f"Created {created}. All numbers: `metrics.json`; self-contained report with plots: `report.html`.", "",
-             markdown_table(results), ""]
+    lines = [
+        f"# {title}",
+        "",
+        f"Created {created}. All numbers: `metrics.json`; self-contained report with plots: `report.html`.",
+        "",
+        markdown_table(results),
+        "",
+    ]
     lines += [f"> {note}" for note in notes] + ([""] if notes else [])
     lines += ["## Plots", ""] + [f"![{p.caption}]({p.path})\n" for p in figures]
     return "\n".join(lines)
 
 
-def _html(title: str, created: str, results: list[EvaluationResult], figures: list[Plot], notes: list[str],
-          meta: dict[str, Any]) -> str:
+def _html(
+    title: str, created: str, results: list[EvaluationResult], figures: list[Plot], notes: list[str], meta: dict[str, Any]
+) -> str:
     esc = html.escape
     figures_html = "".join(figure_html(p) for p in figures)
     note_html = "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
@@ -97,9 +104,7 @@ def _html(title: str, created: str, results: list[EvaluationResult], figures: li
     )
 
 
-def write_report(
-    out_dir: Path, results: list[EvaluationResult], title: str, config: dict, provenance: dict
-) -> dict[str, Path]:
+def write_report(out_dir: Path, results: list[EvaluationResult], title: str, config: dict, provenance: dict) -> dict[str, Path]:
     """Write the report under `out_dir`; returns {relative name: path} of every file written.
 
     `provenance` gains a UTC `created` time unless it has one. Each file is written to a
@@ -109,7 +114,7 @@ def write_report(
         raise DataError("write_report needs at least one result")
     out_dir = Path(out_dir)
     provenance = {**provenance}
-    provenance.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    provenance.setdefault("created", datetime.now(UTC).isoformat(timespec="seconds"))
     created = str(provenance["created"])
     slugs = _slugs(results)
     figures, notes = _make_plots(results, slugs)

@@ -22,8 +22,8 @@ from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, Uploa
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from PIL import Image
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from defectlab import __version__
 from defectlab.data.imageio import decode_image_bytes
@@ -140,8 +140,14 @@ def error_response(status: int, error: str, detail: str) -> JSONResponse:
     return JSONResponse(ErrorBody(error=error, detail=detail).model_dump(), status_code=status)
 
 
-_HTTP_ERRORS = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-                413: "payload_too_large", 503: "busy"}
+_HTTP_ERRORS = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    503: "busy",
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -220,7 +226,9 @@ def create_app(predictor: Predictor, settings: ServiceSettings | None = None, wa
         predictions, _ = await inspector.run(lambda: inspector.predict([upload], heatmap))
         return predictions[0]
 
-    @app.post("/v1/predict/batch", response_model=BatchPrediction, tags=["predict"], dependencies=guard, responses=ERROR_RESPONSES)
+    @app.post(
+        "/v1/predict/batch", response_model=BatchPrediction, tags=["predict"], dependencies=guard, responses=ERROR_RESPONSES
+    )
     async def predict_batch(
         files: Annotated[list[UploadFile], File(description="Several images, each in a field named files.")],
         heatmap: Annotated[bool, Query(description="Also return heatmaps and overlays as base64 PNG.")] = False,

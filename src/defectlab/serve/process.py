@@ -46,7 +46,9 @@ def running_server(
     with open(log, "w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "defectlab", command, str(bundle), "--port", str(port), *args],
-            stdout=out, stderr=subprocess.STDOUT, env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=environment,
         )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -137,9 +137,16 @@ def mount_ui(app: Any, predictor: Predictor, settings: ServiceSettings, examples
 
         def auth(_user: str, password: str) -> bool:  # any user name, the API key as the password
             return secrets.compare_digest(password.encode(), key)
-    return gr.mount_gradio_app(app, build_ui(predictor, settings, examples), path=path, auth=auth,
-                               auth_message="Enter any user name and the service's API key as the password.",
-                               max_file_size=settings.max_upload_bytes, footer_links=[])
+
+    return gr.mount_gradio_app(
+        app,
+        build_ui(predictor, settings, examples),
+        path=path,
+        auth=auth,
+        auth_message="Enter any user name and the service's API key as the password.",
+        max_file_size=settings.max_upload_bytes,
+        footer_links=[],
+    )
 
 
 def standalone_app(predictor: Predictor, settings: ServiceSettings, examples: Path | None = None) -> Any:
@@ -147,4 +154,3 @@ def standalone_app(predictor: Predictor, settings: ServiceSettings, examples: Pa
     from fastapi import FastAPI
 
     return mount_ui(FastAPI(title=TITLE), predictor, settings, examples, path="/")
-

@@ -92,9 +92,7 @@ def apply_corruption(
     return out_image, (None if out_mask is None else out_mask.copy())
 
 
-def apply_preset(
-    image: np.ndarray, mask: np.ndarray | None, preset: str, seed: int
-) -> tuple[np.ndarray, np.ndarray | None]:
+def apply_preset(image: np.ndarray, mask: np.ndarray | None, preset: str, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Apply every step of ``preset`` in order with the same seed.
 
     ``mvtec-shift``: rotation, resized_crop, brightness, contrast, saturation, gaussian_blur and

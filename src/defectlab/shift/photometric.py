@@ -82,9 +82,7 @@ def _jitter(
     saturation: tuple[float, float] = _STILL,
 ) -> np.ndarray:
     """Colour jitter with one factor range active and hue fixed."""
-    transform = A.ColorJitter(
-        brightness=brightness, contrast=contrast, saturation=saturation, hue=(0.0, 0.0), p=1.0
-    )
+    transform = A.ColorJitter(brightness=brightness, contrast=contrast, saturation=saturation, hue=(0.0, 0.0), p=1.0)
     return run(transform, image, None, seed)[0]
 
 

@@ -51,7 +51,9 @@ def png_bytes(image: np.ndarray, mode: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
-def fit_detector_bundle(path: Path, config: FeatureConfig, images: list[np.ndarray], held_out: list[np.ndarray], training: dict) -> Path:
+def fit_detector_bundle(
+    path: Path, config: FeatureConfig, images: list[np.ndarray], held_out: list[np.ndarray], training: dict
+) -> Path:
     """Fit PatchCore on ``images``; the threshold is mean + 3 std of the ``held_out`` normals' scores."""
     model = AnomalyModel(PatchCore(coreset_ratio=0.5), config, sigma=2.0).fit(images)
     scores = model.predict(held_out, with_maps=False).scores

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _service_data import SIZE, png_bytes, striped, textured
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -18,8 +19,6 @@ from defectlab.explain.overlay import overlay as blend
 from defectlab.serve.app import create_app
 from defectlab.serve.limits import ServiceSettings
 from defectlab.serve.predictor import load_predictor
-
-from _service_data import SIZE, png_bytes, striped, textured
 
 
 def client_for(bundle: Path, **settings: object) -> TestClient:
@@ -249,8 +248,10 @@ def test_routed_bundle_answers_with_the_category(routed_bundle: Path) -> None:
     card = client.get("/v1/model").json()
     assert set(card["categories"]) == {"textured", "striped"} and card["router"]["limits"]["textured"]["distance"] > 0
     expected = ["textured", "striped"] * 3
-    files = [("files", (f"{i}.png", png_bytes((textured if name == "textured" else striped)(200 + i)), "image/png"))
-             for i, name in enumerate(expected)]
+    files = [
+        ("files", (f"{i}.png", png_bytes((textured if name == "textured" else striped)(200 + i)), "image/png"))
+        for i, name in enumerate(expected)
+    ]
     results = client.post("/v1/predict/batch?heatmap=true", files=files).json()["results"]
     # never a wrong route; the limits accept 99% of each product's (20) training images, so a fresh one may be refused
     assert all(r["category"] in (name, "unknown") for r, name in zip(results, expected, strict=True))

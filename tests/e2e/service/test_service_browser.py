@@ -12,18 +12,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from defectlab.serve.process import running_server
 from _service_data import fit_detector_bundle
 
 from defectlab.backbones.extractor import FeatureConfig
 from defectlab.data.elpv import read_elpv
 from defectlab.data.imageio import save_image
+from defectlab.serve.process import running_server
 
 pytestmark = [pytest.mark.weights, pytest.mark.elpv]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture(scope="module")

@@ -7,16 +7,21 @@ import sys
 from pathlib import Path
 
 import httpx
-from defectlab.serve.process import running_server
 
 from defectlab.serve.predictor import ImageResult, load_predictor
+from defectlab.serve.process import running_server
 from defectlab.serve.ui import example_images, model_card_markdown, verdict_markdown
 
 
 def defectlab(*args: str) -> subprocess.CompletedProcess:
     src = Path(__file__).resolve().parents[3] / "src"
-    return subprocess.run([sys.executable, "-m", "defectlab", *args], capture_output=True, text=True,
-                          env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "defectlab", *args],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
 
 
 def test_help_explains_routes_limits_and_key() -> None:

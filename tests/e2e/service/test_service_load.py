@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from defectlab.serve.process import running_server
 from _service_data import png_bytes, textured
+
+from defectlab.serve.process import running_server
 
 CLIENTS = 4
 REQUESTS = 200

@@ -27,9 +27,16 @@ TINY = {
     "smallcnn_image_size": 32,
     "smallcnn_epochs": 1,
     "causal": {"views_per_image": 1},
-    "spurious": [{"test_per_group": 4, "tie": 0.8},
-                 {"nuisance": "applied", "shift": "vignetting", "test_per_group": 4, "tie": 0.8,
-                  "causal_parts": ["backdoor", "counterfactual"]}],
+    "spurious": [
+        {"test_per_group": 4, "tie": 0.8},
+        {
+            "nuisance": "applied",
+            "shift": "vignetting",
+            "test_per_group": 4,
+            "tie": 0.8,
+            "causal_parts": ["backdoor", "counterfactual"],
+        },
+    ],
     "explanations": 1,
     "bootstrap": 20,
     "max_cells": 150,
@@ -52,7 +59,7 @@ def test_every_phase_writes_its_results(study):
     saved = json.loads((cfg.output / "results.json").read_text())
     assert saved["job"] == "classification" and saved["seed"] == 3 and saved["config"]["max_cells"] == 150
     assert set(saved["schemes"]) == {"elpv_binary", "elpv_4"}
-    for scheme, block in saved["schemes"].items():
+    for block in saved["schemes"].values():
         assert set(block["models"]) == {"smallcnn", "finetune", "attention", "causal"}
         for row in block["models"].values():
             for part in ("clean", "corrupted"):
@@ -63,19 +70,30 @@ def test_every_phase_writes_its_results(study):
     assert [r["variant"] for r in saved["ablation"]][0] == "none (ERM)" and len(saved["ablation"]) == 6
     assert list(saved["spurious"]) == ["cell_type", "vignetting"]
     for spurious in saved["spurious"].values():
-        assert set(spurious["models"]) >= {"attention (ERM)", "causal (nuisance given)", "causal (nuisance discovered)",
-                                           "attention (ERM), trained untied (reference)",
-                                           "logistic regression, trained untied (reference)"}
+        assert set(spurious["models"]) >= {
+            "attention (ERM)",
+            "causal (nuisance given)",
+            "causal (nuisance discovered)",
+            "attention (ERM), trained untied (reference)",
+            "logistic regression, trained untied (reference)",
+        }
         for rep in spurious["models"].values():
             assert len(rep["groups"]) == 4 and all(g["n"] == 4 for g in rep["groups"].values())
             assert rep["worst_group_accuracy"] == min(g["accuracy"] for g in rep["groups"].values())
     applied = saved["spurious"]["vignetting"]
     assert applied["shift"]["corruption"] == "vignetting" and applied["causal_parts"] == ["backdoor", "counterfactual"]
     assert set(applied["models"]["attention (ERM)"]["groups"]) == {
-        f"{z}/{c}" for z in ("applied", "withheld") for c in ("functional", "defective")}
+        f"{z}/{c}" for z in ("applied", "withheld") for c in ("functional", "defective")
+    }
     assert applied["models"]["causal (nuisance given)"]["strata"] == ["applied", "withheld"]
-    assert set(applied["ablation"]) == {"none (ERM)", "backdoor", "counterfactual", "reweight", "backdoor + counterfactual",
-                                        "all three"}
+    assert set(applied["ablation"]) == {
+        "none (ERM)",
+        "backdoor",
+        "counterfactual",
+        "reweight",
+        "backdoor + counterfactual",
+        "all three",
+    }
     assert all(set(r["spurious"]) == {"cell_type", "vignetting"} for r in saved["ablation"])
     assert {r["factor"] for r in saved["ces"]} == set(FACTORS)
     assert {r["model"] for r in saved["ces"]} == {"smallcnn", "finetune", "attention", "causal"}
@@ -84,16 +102,24 @@ def test_every_phase_writes_its_results(study):
     assert set(saved["dowhy"]["tables"]) == {"smallcnn", "finetune", "attention", "causal"}
     assert {r["factor"] for r in saved["dowhy"]["tables"]["causal"]} == {"brightness", "contrast", "sharpness", "noise", "domain"}
     shares = saved["explanations"]["mask_share"]
-    assert set(shares) == {
-        f"{method} · {model}" for method in ("Grad-CAM", "occlusion") for model in ("attention", "causal")
-    } | {"mask area (share expected by chance)"}
+    assert set(shares) == {f"{method} · {model}" for method in ("Grad-CAM", "occlusion") for model in ("attention", "causal")} | {
+        "mask area (share expected by chance)"
+    }
     assert 0 < shares["mask area (share expected by chance)"] < 0.2
     assert sorted(p.name for p in (cfg.output / "plots").glob("explanations_*.png")) == [
-        "explanations_defective_cells.png", "explanations_pasted_cracks.png"]
+        "explanations_defective_cells.png",
+        "explanations_pasted_cracks.png",
+    ]
     assert len(saved["timings"]["steps"]) == len([line for line in lines if line.startswith("[")])
     splits = sorted(p.name for p in (cfg.output / "splits").iterdir())
-    assert splits == ["elpv_4.json", "elpv_binary.json", "spurious_cell_type.json", "spurious_cell_type_untied.json",
-                      "spurious_vignetting.json", "spurious_vignetting_untied.json"]
+    assert splits == [
+        "elpv_4.json",
+        "elpv_binary.json",
+        "spurious_cell_type.json",
+        "spurious_cell_type_untied.json",
+        "spurious_vignetting.json",
+        "spurious_vignetting_untied.json",
+    ]
 
 
 def test_report_has_every_section_and_rebuilds_identically(study):
@@ -103,8 +129,14 @@ def test_report_has_every_section_and_rebuilds_identically(study):
         assert f'id="{anchor}"' in html
     assert "data:image/png;base64," in html
     tables = sorted(p.name for p in (cfg.output / "tables").iterdir())
-    assert {"ablation.csv", "ces.csv", "spurious_groups_cell_type.csv", "spurious_groups_vignetting.csv",
-            "clean_corrupted_elpv_binary.csv", "dowhy_causal.csv"} <= set(tables)
+    assert {
+        "ablation.csv",
+        "ces.csv",
+        "spurious_groups_cell_type.csv",
+        "spurious_groups_vignetting.csv",
+        "clean_corrupted_elpv_binary.csv",
+        "dowhy_causal.csv",
+    } <= set(tables)
     before = html
     write_classification_report(cfg.output)
     assert (cfg.output / "report.html").read_text() == before

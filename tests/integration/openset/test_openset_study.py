@@ -6,7 +6,6 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -26,15 +25,30 @@ def _one_torch_thread(one_torch_thread):
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
-    return generate_synthetic_dataset(tmp_path_factory.mktemp("openset"), categories=("texture",), n_train=20,
-                                      n_test_good=6, n_test_defect_per_type=10, size=64, seed=5)
+    return generate_synthetic_dataset(
+        tmp_path_factory.mktemp("openset"),
+        categories=("texture",),
+        n_train=20,
+        n_test_good=6,
+        n_test_defect_per_type=10,
+        size=64,
+        seed=5,
+    )
 
 
 def write_config(tmp: Path, dataset: Path, **overrides) -> Path:
-    raw = {"job": "openset", "name": "T", "known": ["scratch", "crack", "spot"], "unknown": ["hole", "stain"],
-           "data": {"format": "mvtec", "root": str(dataset), "category": "texture"}, "output": str(tmp / "out"),
-           "image_size": 64, "weights": "random", "classifier": {"image_size": 64, "epochs": 3, "patience": 2},
-           "stage1": {"detector": "patchcore", "params": {"coreset_ratio": 0.2}}}
+    raw = {
+        "job": "openset",
+        "name": "T",
+        "known": ["scratch", "crack", "spot"],
+        "unknown": ["hole", "stain"],
+        "data": {"format": "mvtec", "root": str(dataset), "category": "texture"},
+        "output": str(tmp / "out"),
+        "image_size": 64,
+        "weights": "random",
+        "classifier": {"image_size": 64, "epochs": 3, "patience": 2},
+        "stage1": {"detector": "patchcore", "params": {"coreset_ratio": 0.2}},
+    }
     raw.update(overrides)
     path = tmp / "split.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -45,9 +59,18 @@ def test_split_runs_end_to_end(dataset: Path, tmp_path: Path) -> None:
     config = load_openset_config(write_config(tmp_path, dataset))
     payload = run_openset_job(config, log=lambda _: None)
     out = tmp_path / "out" / "T"
-    for sub in ("classifier/history.json", "embeddings/test.npz", "osr/scores.csv", "cascade/outcomes.csv",
-                "metrics.json", "split.json", "report.html", "plots/oscr.png", "plots/confusion_cascade_localized.png",
-                "tables/openset_metrics.csv"):
+    for sub in (
+        "classifier/history.json",
+        "embeddings/test.npz",
+        "osr/scores.csv",
+        "cascade/outcomes.csv",
+        "metrics.json",
+        "split.json",
+        "report.html",
+        "plots/oscr.png",
+        "plots/confusion_cascade_localized.png",
+        "tables/openset_metrics.csv",
+    ):
         assert (out / sub).is_file(), sub
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["results"]) == {"one_stage", "cascade_whole", "cascade_localized"}
@@ -73,7 +96,9 @@ def test_split_runs_end_to_end(dataset: Path, tmp_path: Path) -> None:
     split = json.loads((out / "split.json").read_text())
     assert not set(split["test"]) & set(split["train"]) and split["seed"] == 42
     again = run_openset_job(config, log=lambda _: None)  # the stored split is reused; same figures
-    assert again["results"]["cascade_localized"]["mahalanobis"] == pytest.approx(payload["results"]["cascade_localized"]["mahalanobis"])
+    assert again["results"]["cascade_localized"]["mahalanobis"] == pytest.approx(
+        payload["results"]["cascade_localized"]["mahalanobis"]
+    )
 
 
 def test_bad_splits(dataset: Path, tmp_path: Path) -> None:

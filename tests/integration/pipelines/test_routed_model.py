@@ -30,8 +30,15 @@ def _one_torch_thread(one_torch_thread):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict[str, tuple[list, list, list]]:
-    root = generate_synthetic_dataset(tmp_path_factory.mktemp("routed"), categories=CATEGORIES, n_train=24,
-                                      n_test_good=6, n_test_defect_per_type=2, size=64, seed=3)
+    root = generate_synthetic_dataset(
+        tmp_path_factory.mktemp("routed"),
+        categories=CATEGORIES,
+        n_train=24,
+        n_test_good=6,
+        n_test_defect_per_type=2,
+        size=64,
+        seed=3,
+    )
     out = {}
     for name in CATEGORIES:
         samples = read_mvtec(root, name)
@@ -49,7 +56,11 @@ def fitted(data):
 def test_routes_known_categories_and_scores_with_their_detector(fitted, data) -> None:
     model = fitted.model
     assert model.categories == ("bolts", "fabric", "tiles")
-    assert {n: b.model.detector.kind for n, b in model.bundles.items()} == {"tiles": "patchcore", "bolts": "patchcore", "fabric": "padim"}
+    assert {n: b.model.detector.kind for n, b in model.bundles.items()} == {
+        "tiles": "patchcore",
+        "bolts": "patchcore",
+        "fabric": "padim",
+    }
     for name in model.categories:
         test = data[name][2]
         prediction = model.predict([s.image for s in test])

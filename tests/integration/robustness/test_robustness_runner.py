@@ -12,8 +12,17 @@ from defectlab.errors import ConfigError
 from defectlab.experiments.robustness import load_robustness_config, read_job_kind, run_robustness_job
 from defectlab.experiments.robustness.study import robustness_index
 
-PHASES = {"clean", "shift_no_adaptation", "shift_adapted", "few_shot", "global", "cross_domain", "cross_shift",
-          "ablation", "severity"}
+PHASES = {
+    "clean",
+    "shift_no_adaptation",
+    "shift_adapted",
+    "few_shot",
+    "global",
+    "cross_domain",
+    "cross_shift",
+    "ablation",
+    "severity",
+}
 
 
 def test_robustness_index():
@@ -35,8 +44,12 @@ def _raw(tmp_path, **overrides):
         "global_model": True,
         "cross_domain": {"k": [2], "fraction": 0.5},
         "cross_shift": True,
-        "ablations": {"coreset_ratio": [0.1], "aggregation": ["max"], "layers": [["blocks.2"]],
-                      "shifts": [{"preset": "mvtec-shift-photometric"}]},
+        "ablations": {
+            "coreset_ratio": [0.1],
+            "aggregation": ["max"],
+            "layers": [["blocks.2"]],
+            "shifts": [{"preset": "mvtec-shift-photometric"}],
+        },
         "severity": {"corruptions": ["brightness"], "levels": [1, 5], "categories": ["texture"]},
         "embeddings": {"shift": {"preset": "mvtec-shift"}, "per_image": 4, "method": "pca"},
         "gallery": 2,
@@ -52,8 +65,9 @@ def _config(tmp_path, **overrides):
 @pytest.fixture(scope="module")
 def study_dir(tmp_path_factory, one_torch_thread):
     tmp_path = tmp_path_factory.mktemp("robustness")
-    generate_synthetic_dataset(tmp_path / "data", ("texture", "object"), n_train=10, n_test_good=4,
-                               n_test_defect_per_type=2, size=64, seed=3)
+    generate_synthetic_dataset(
+        tmp_path / "data", ("texture", "object"), n_train=10, n_test_good=4, n_test_defect_per_type=2, size=64, seed=3
+    )
     logs: list[str] = []
     study = run_robustness_job(_config(tmp_path), log=logs.append, cache=FeatureCache(tmp_path / "features"))
     return tmp_path, study, logs
@@ -115,7 +129,9 @@ def test_results_json_and_csv_follow_the_contract(study_dir):
     assert pairs and all(c["method"] == "delong" and 0.0 <= c["p_value"] <= 1.0 for c in pairs)
     assert {(c["a"], c["b"]) for c in pairs} == {("patchcore", "padim")}
     with np.load(out / "arrays" / f"{record['evaluations'][0]['id']}.npz") as arrays:
-        assert {"labels", "scores", "normalized", "threshold", "ids", "defect_type", "defect_area", "defect_region"} <= set(arrays.files)
+        assert {"labels", "scores", "normalized", "threshold", "ids", "defect_type", "defect_area", "defect_region"} <= set(
+            arrays.files
+        )
         assert np.all((arrays["normalized"] >= 0) & (arrays["normalized"] <= 1))
     with open(out / "robustness.csv") as fh:
         assert len(list(csv.DictReader(fh))) == len(study.evaluations)

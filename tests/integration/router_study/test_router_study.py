@@ -43,9 +43,21 @@ def test_every_phase_writes_its_results(study) -> None:
     on_disk = json.loads((cfg.output / "results.json").read_text())
     assert on_disk["job"] == "router" and on_disk["seed"] == 42 and on_disk["versions"]["torch"]
     assert set(on_disk) >= {"config", "categories", "routing", "unknown", "detectors", "systems", "targets", "timings"}
-    for name in ("report.html", "summary.md", "plots/confusion.png", "plots/systems.png", "plots/training_cae.png",
-                 "tables/routing.csv", "tables/confusion.csv", "tables/unknown.csv", "tables/systems_image.csv",
-                 "tables/systems_pixel.csv", "tables/detectors.csv", "tables/targets.csv", "splits/obj.json"):
+    for name in (
+        "report.html",
+        "summary.md",
+        "plots/confusion.png",
+        "plots/systems.png",
+        "plots/training_cae.png",
+        "tables/routing.csv",
+        "tables/confusion.csv",
+        "tables/unknown.csv",
+        "tables/systems_image.csv",
+        "tables/systems_pixel.csv",
+        "tables/detectors.csv",
+        "tables/targets.csv",
+        "splits/obj.json",
+    ):
         assert (cfg.output / name).is_file(), name
     assert is_router_results(cfg.output)
 

@@ -76,14 +76,17 @@ def test_mean_std_threshold():
     assert mean_std_threshold(scores) == pytest.approx(statistics.mean(scores) + 3 * statistics.stdev(scores))
 
 
-@pytest.mark.parametrize(("scores", "k", "error"), [
-    ([0.3, 0.3, 0.3], 3.0, DataError),  # std 0 would flag every normal score
-    ([0.3], 3.0, DataError),
-    ([], 3.0, DataError),
-    ([0.1, np.nan], 3.0, DataError),
-    ([0.1, 0.2], math.inf, ConfigError),
-    ([0.1, 0.2], math.nan, ConfigError),
-])
+@pytest.mark.parametrize(
+    ("scores", "k", "error"),
+    [
+        ([0.3, 0.3, 0.3], 3.0, DataError),  # std 0 would flag every normal score
+        ([0.3], 3.0, DataError),
+        ([], 3.0, DataError),
+        ([0.1, np.nan], 3.0, DataError),
+        ([0.1, 0.2], math.inf, ConfigError),
+        ([0.1, 0.2], math.nan, ConfigError),
+    ],
+)
 def test_mean_std_threshold_bad_input(scores, k, error):
     with pytest.raises(error):
         mean_std_threshold(scores, k=k)

@@ -11,9 +11,7 @@ IMAGE_SIZE = 64
 COLOURS = {"red": (200, 40, 40), "blue": (40, 40, 200), "green": (40, 200, 40)}
 
 
-def coloured_samples(
-    n: int, seed: int = 0, size: int = IMAGE_SIZE, classes: tuple[str, ...] = ("red", "blue")
-) -> list[Sample]:
+def coloured_samples(n: int, seed: int = 0, size: int = IMAGE_SIZE, classes: tuple[str, ...] = ("red", "blue")) -> list[Sample]:
     """n noisy images, class i % len(classes) coloured by class, each with a gray square somewhere."""
     rng = np.random.default_rng(seed)
     samples = []

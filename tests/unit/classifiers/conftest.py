@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from _classifier_data import coloured_samples, labelled
 
 from defectlab.classifiers.labels import LabelledSamples
-
-from _classifier_data import coloured_samples, labelled
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _classifier_data import IMAGE_SIZE
 
 from defectlab.classifiers.bundle import load_classifier_bundle, save_classifier_bundle
 from defectlab.classifiers.causal import STRENGTH_INIT, CausalClassifier
@@ -12,8 +13,6 @@ from defectlab.classifiers.confounders import ConfounderDictionary
 from defectlab.classifiers.model import AttentionClassifier
 from defectlab.classifiers.registry import build_classifier, classifier_from_config
 from defectlab.classifiers.train import predict
-
-from _classifier_data import IMAGE_SIZE
 
 SIZE = 32  # a 1x1 backbone map: the smallest model
 

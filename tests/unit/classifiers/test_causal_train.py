@@ -27,8 +27,8 @@ from defectlab.classifiers.causal_train import (
 )
 from defectlab.classifiers.confounders import ConfounderDictionary, build_dictionary
 from defectlab.classifiers.labels import LabelledSamples
-from defectlab.data.sample import Sample
 from defectlab.classifiers.train import TrainConfig, _independence_accuracy, fit_loop
+from defectlab.data.sample import Sample
 from defectlab.errors import ConfigError, DataError
 
 SIZE = 32  # the smallest image size: the backbone is only built, never run
@@ -131,6 +131,7 @@ def test_counterfactual_views_are_seeded_and_keep_the_shape():
     for image, views in zip(pictures, first, strict=True):
         assert all(v.shape == image.shape and v.dtype == np.uint8 for v in views)
         assert all(not np.array_equal(v, image) for v in views)
+
     def pairs(xs, ys):
         return [(a, b) for va, vb in zip(xs, ys, strict=True) for a, b in zip(va, vb, strict=True)]
 
@@ -241,8 +242,9 @@ def test_fit_causal_model_uses_the_given_views_and_their_strata(monkeypatch):
     model = model_with_prototypes(2)
     maps, labels, strata = tiny_data(model, n=8)
     images = [np.full((4, 4, 3), i, np.uint8) for i in range(8)]
-    data = LabelledSamples([Sample(im, int(y), f"c{i}") for i, (im, y) in enumerate(zip(images, labels))], labels,
-                           ("a", "b"), "test")
+    data = LabelledSamples(
+        [Sample(im, int(y), f"c{i}") for i, (im, y) in enumerate(zip(images, labels))], labels, ("a", "b"), "test"
+    )
     views = Views([[im, 255 - im] for im in images], np.tile([1, 0], (8, 1)))
     seen: dict[str, object] = {}
 
@@ -259,8 +261,19 @@ def test_fit_causal_model_uses_the_given_views_and_their_strata(monkeypatch):
     assert [int(im[0, 0, 0]) for im in seen["images"]] == [v for i in range(8) for v in (i, 255 - i)]
     assert seen["views"].shape == (8, 2, *maps.shape[1:]) and seen["view_strata"] is views.strata
     with pytest.raises(DataError, match="the same number"):
-        fit_causal_model(model, data, data, maps, maps, given, QUICK, CausalConfig(), maps_of, False,
-                         Views([[im] for im in images[:-1]] + [[]]))
+        fit_causal_model(
+            model,
+            data,
+            data,
+            maps,
+            maps,
+            given,
+            QUICK,
+            CausalConfig(),
+            maps_of,
+            False,
+            Views([[im] for im in images[:-1]] + [[]]),
+        )
 
 
 # ---------------------------------------------------------------- checks
@@ -294,20 +307,34 @@ def test_train_causal_head_checks_its_inputs(change, match):
     maps, labels, strata = tiny_data(model)
     args = {"labels": labels, "strata": strata, "views": None, **change}
     with pytest.raises(DataError, match=match):
-        train_causal_head(model, maps, args["labels"], args["strata"], maps, labels, QUICK, CausalConfig(),
-                          views=args["views"], progress=False)
+        train_causal_head(
+            model, maps, args["labels"], args["strata"], maps, labels, QUICK, CausalConfig(), views=args["views"], progress=False
+        )
 
 
 def test_view_strata_are_checked():
     model = causal()
     maps, labels, strata = tiny_data(model)
     views = maps[:, None].repeat(1, 2, 1, 1, 1)
-    for view_strata, given_views, match in ((np.zeros((12, 2), np.int64), None, "view strata of shape"),
-                                            (np.zeros((12, 3), np.int64), views, "view strata of shape"),
-                                            (np.full((12, 2), 2, np.int64), views, r"view strata must be in 0\.\.1")):
+    for view_strata, given_views, match in (
+        (np.zeros((12, 2), np.int64), None, "view strata of shape"),
+        (np.zeros((12, 3), np.int64), views, "view strata of shape"),
+        (np.full((12, 2), 2, np.int64), views, r"view strata must be in 0\.\.1"),
+    ):
         with pytest.raises(DataError, match=match):
-            train_causal_head(model, maps, labels, strata, maps, labels, QUICK, CausalConfig(), views=given_views,
-                              view_strata=view_strata, progress=False)
+            train_causal_head(
+                model,
+                maps,
+                labels,
+                strata,
+                maps,
+                labels,
+                QUICK,
+                CausalConfig(),
+                views=given_views,
+                view_strata=view_strata,
+                progress=False,
+            )
 
 
 @pytest.mark.parametrize(
@@ -334,8 +361,9 @@ def test_training_with_every_part_and_views_is_seeded_and_keeps_the_callers_rng(
         model = model_with_prototypes(2)
         maps, labels, strata = tiny_data(model, n=16)
         views = maps[:, None] + torch.rand(16, 2, *maps.shape[1:], generator=torch.Generator().manual_seed(3))
-        result = train_causal_head(model, maps, labels, strata, maps, labels, QUICK, CausalConfig(),
-                                   views=views, val_strata=strata, progress=False)
+        result = train_causal_head(
+            model, maps, labels, strata, maps, labels, QUICK, CausalConfig(), views=views, val_strata=strata, progress=False
+        )
         return model, result
 
     state = torch.random.get_rng_state()
@@ -369,7 +397,9 @@ def test_independence_accuracy_matches_a_loop():
 VAL_LABELS = np.array([0] * 8 + [1] * 8 + [0] * 2 + [1] * 2)
 VAL_GROUPS = np.array([0] * 8 + [1] * 8 + [1] * 2 + [0] * 2)
 NUISANCE = VAL_GROUPS.copy()  # macro-F1 0.8, independence-weighted accuracy 0.5
-CAUSAL = np.array([0] * 5 + [1] * 3 + [1] * 5 + [0] * 3 + [0] * 2 + [1] * 2)  # macro-F1 0.7, independence-weighted accuracy 0.8125
+CAUSAL = np.array(
+    [0] * 5 + [1] * 3 + [1] * 5 + [0] * 3 + [0] * 2 + [1] * 2
+)  # macro-F1 0.7, independence-weighted accuracy 0.8125
 CONSTANT = np.zeros(20, np.int64)  # both worse
 SCRIPT = [NUISANCE, CAUSAL, CONSTANT]
 
@@ -394,8 +424,17 @@ def scripted_fit(val_groups: np.ndarray | None):
 
     config = TrainConfig(epochs=3, batch_size=4, lr=1e-2, patience=3, seed=0, loss="ce")
     with torch.random.fork_rng(devices=[]):
-        result = fit_loop(model, batch_loss, order, forward, lambda idx: torch.from_numpy(idx), VAL_LABELS,
-                          config, progress=False, val_groups=val_groups)
+        result = fit_loop(
+            model,
+            batch_loss,
+            order,
+            forward,
+            lambda idx: torch.from_numpy(idx),
+            VAL_LABELS,
+            config,
+            progress=False,
+            val_groups=val_groups,
+        )
     return model, result, biases
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _classifier_data import coloured_samples
 
 from defectlab.classifiers.augment import eval_pipeline, train_pipeline
 from defectlab.errors import DataError
-
-from _classifier_data import coloured_samples
 
 
 @pytest.fixture(scope="module")

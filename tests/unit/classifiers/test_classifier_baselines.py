@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _classifier_data import IMAGE_SIZE
 
 from defectlab.classifiers.baselines import FinetuneClassifier, SmallCNN
 from defectlab.classifiers.registry import CLASSIFIERS, build_classifier, classifier_from_config
 from defectlab.errors import ConfigError
-
-from _classifier_data import IMAGE_SIZE
 
 
 @pytest.mark.parametrize(("kind", "embedding_dim"), [("smallcnn", 128), ("finetune", 432), ("attention", 512)])

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from _classifier_data import IMAGE_SIZE
 from safetensors.torch import save_file
 
 from defectlab.bundle.io import FORMAT_VERSION
@@ -14,8 +15,6 @@ from defectlab.classifiers.bundle import TENSORS, load_classifier_bundle, save_c
 from defectlab.classifiers.registry import build_classifier
 from defectlab.classifiers.train import predict
 from defectlab.errors import ConfigError, ModelError
-
-from _classifier_data import IMAGE_SIZE
 
 NAMES = ("red", "blue", "green")
 
@@ -39,8 +38,14 @@ def test_manifest_describes_the_model(tmp_path):
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["format_version"] == FORMAT_VERSION and manifest["kind"] == "classifier"
     assert manifest["model"] == {"kind": "attention", "config": model.config()}
-    assert manifest["backbone"] == {"name": "efficientnet_lite0", "weights": "random", "layers": ["blocks.4", "blocks.6"],
-                                    "channels": 432, "reduction": 32, "frozen": False}
+    assert manifest["backbone"] == {
+        "name": "efficientnet_lite0",
+        "weights": "random",
+        "layers": ["blocks.4", "blocks.6"],
+        "channels": 432,
+        "reduction": 32,
+        "frozen": False,
+    }
     assert manifest["image_size"] == IMAGE_SIZE and manifest["class_names"] == list(NAMES)
     assert manifest["normalization"] == {"mean": [0.5] * 3, "std": [0.5] * 3}
     assert {"torch", "timm", "defectlab"} <= set(manifest["versions"])

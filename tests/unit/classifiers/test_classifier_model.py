@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _classifier_data import IMAGE_SIZE
 
 from defectlab.classifiers.model import EMBEDDING_DIM, AttentionClassifier
 from defectlab.errors import ConfigError, ModelError
-
-from _classifier_data import IMAGE_SIZE
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +74,14 @@ def test_backbone_batch_norm_statistics_stay_fixed_in_training(batch):
 
 def test_config_round_trip(model):
     config = model.config()
-    assert config == {"num_classes": 3, "image_size": IMAGE_SIZE, "backbone": "efficientnet_lite0",
-                      "weights": "random", "freeze_backbone": False, "stages": 2}
+    assert config == {
+        "num_classes": 3,
+        "image_size": IMAGE_SIZE,
+        "backbone": "efficientnet_lite0",
+        "weights": "random",
+        "freeze_backbone": False,
+        "stages": 2,
+    }
     rebuilt = AttentionClassifier.from_config(config)
     assert rebuilt.config() == config
     assert rebuilt.state_dict().keys() == model.state_dict().keys()
@@ -93,4 +98,3 @@ def test_bad_construction():
         AttentionClassifier(2, backbone="resnet50")
     with pytest.raises(ConfigError, match="has 5 feature stages; cannot keep the last 6"):
         AttentionClassifier(2, image_size=IMAGE_SIZE, weights="random", stages=6)
-

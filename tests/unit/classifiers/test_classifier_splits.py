@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from _classifier_data import coloured_samples
 
 from defectlab.classifiers.labels import label_samples
 from defectlab.classifiers.splits import load_or_create_stratified_split, make_stratified_split
 from defectlab.errors import ConfigError, DataError
-
-from _classifier_data import coloured_samples
 
 
 def data(n: int = 30, classes=("red", "blue", "green")):

@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _classifier_data import IMAGE_SIZE, coloured_samples, labelled
 
 from defectlab.classifiers import train as train_module
 from defectlab.classifiers.labels import LabelledSamples
 from defectlab.classifiers.registry import build_classifier
 from defectlab.classifiers.train import TrainConfig, evaluate_classifier, predict, train_classifier
 from defectlab.errors import ConfigError, DataError
-
-from _classifier_data import IMAGE_SIZE, coloured_samples, labelled
 
 HEAD = TrainConfig(epochs=8, batch_size=8, lr=3e-3, patience=8, seed=0, mode="head")
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from _classifier_data import IMAGE_SIZE
 
 from defectlab.backbones.registry import create_backbone
 from defectlab.classifiers.backbone import ChannelStandardizer, LateStages
 from defectlab.classifiers.model import AttentionClassifier
 from defectlab.errors import DataError
-
-from _classifier_data import IMAGE_SIZE
 
 
 def test_late_stages_equal_the_backbone_stages_pooled_and_concatenated():

@@ -8,6 +8,7 @@ import timm
 from defectlab.backbones.efficientnet_lite import STAGE_REPEATS, convert_key, convert_state_dict
 from defectlab.errors import ModelError
 
+
 @pytest.mark.parametrize(
     ("source", "expected"),
     [

@@ -46,7 +46,9 @@ def reference_features(config: FeatureConfig, images: list[np.ndarray]) -> np.nd
         maps = [reference_pool(captured[name][i].double().numpy(), config.pool_size) for name in layers]
         size = maps[0].shape[-2:]
         up = [
-            m if m.shape[-2:] == size else F.interpolate(torch.from_numpy(m)[None], size=size, mode="bilinear", align_corners=False)[0].numpy()
+            m
+            if m.shape[-2:] == size
+            else F.interpolate(torch.from_numpy(m)[None], size=size, mode="bilinear", align_corners=False)[0].numpy()
             for m in maps
         ]
         out.append(np.concatenate(up, axis=0))
@@ -147,4 +149,10 @@ def test_config_defaults_and_dict(tmp_path) -> None:
     assert config.resolved_layers() == ("blocks.2", "blocks.4")
     assert FeatureConfig(backbone="resnet18").resolved_layers() == ("layer2", "layer3")
     d = FeatureConfig(weights=str(tmp_path / "dir" / "w.pth")).to_dict()
-    assert d == {"backbone": "efficientnet_lite0", "layers": ["blocks.2", "blocks.4"], "image_size": 224, "pool_size": 3, "weights": str((tmp_path / "dir" / "w.pth").resolve())}
+    assert d == {
+        "backbone": "efficientnet_lite0",
+        "layers": ["blocks.2", "blocks.4"],
+        "image_size": 224,
+        "pool_size": 3,
+        "weights": str((tmp_path / "dir" / "w.pth").resolve()),
+    }

@@ -22,7 +22,10 @@ def make_bundle(detector, config, images, value: float = 1.5) -> Bundle:
     model = AnomalyModel(detector, config, sigma=2.0).fit(images)
     return Bundle(
         model=model,
-        thresholds={"mean_std": Threshold(value, "mean_std", {"k": 3.0}), "quantile": Threshold(value + 1, "quantile", {"accept": 0.95})},
+        thresholds={
+            "mean_std": Threshold(value, "mean_std", {"k": 3.0}),
+            "quantile": Threshold(value + 1, "quantile", {"accept": 0.95}),
+        },
         default_threshold="mean_std",
         training={"category": "tiles", "n_train": len(images)},
         score_stats={"normal_mean": 0.5, "normal_std": 0.1},

@@ -294,7 +294,7 @@ def test_patchcore_adapt_adds_a_coreset_of_the_shots(train) -> None:
     detector = PatchCore(coreset_ratio=0.1, projection_dim=4, adapt_ratio=0.25).fit(train)
     shots = normal_features(4, seed=9)
     adapted = detector.adapt(shots)
-    added = adapted.memory_bank_[len(detector.memory_bank_):]
+    added = adapted.memory_bank_[len(detector.memory_bank_) :]
     assert len(added) == 4 * H * W // 4
     shot_patches = shots.permute(0, 2, 3, 1).reshape(-1, C)
     exact = torch.cdist(added, shot_patches, compute_mode="donot_use_mm_for_euclid_dist")

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.spatial.distance import mahalanobis as scipy_mahalanobis
 
-from defectlab.components.gaussian import fit_gaussians, map_adapt_gaussians, mahalanobis
+from defectlab.components.gaussian import fit_gaussians, mahalanobis, map_adapt_gaussians
 
 
 @pytest.mark.parametrize(("n", "positions", "d", "reg"), [(30, 5, 4, 0.01), (8, 3, 6, 0.5), (2, 2, 3, 0.01)])
@@ -71,8 +71,9 @@ def test_map_adaptation_matches_the_reference_formulas():
     target = torch.from_numpy(rng.normal(2.0, 1.5, size=(6, 3, 4))).float()
     mean, inv = fit_gaussians(source, 0.01)
     new_mean, new_inv = map_adapt_gaussians(mean, inv, target, relevance=16.0, regularization=0.01)
-    ref_mean, ref_cov = _numpy_map_update(mean.double().numpy(), np.linalg.inv(inv.double().numpy()),
-                                          target.double().numpy(), 16.0, 0.01)
+    ref_mean, ref_cov = _numpy_map_update(
+        mean.double().numpy(), np.linalg.inv(inv.double().numpy()), target.double().numpy(), 16.0, 0.01
+    )
     np.testing.assert_allclose(new_mean.numpy(), ref_mean, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.linalg.inv(new_inv.double().numpy()), ref_cov, rtol=1e-3, atol=1e-4)
 

@@ -24,7 +24,9 @@ def data() -> tuple[torch.Tensor, torch.Tensor]:
     return bank, queries
 
 
-@pytest.mark.parametrize("make", [FaissFlatIndex, lambda: FaissFlatIndex(num_threads=1), TorchExactIndex, lambda: TorchExactIndex(chunk=16)])
+@pytest.mark.parametrize(
+    "make", [FaissFlatIndex, lambda: FaissFlatIndex(num_threads=1), TorchExactIndex, lambda: TorchExactIndex(chunk=16)]
+)
 @pytest.mark.parametrize("k", [1, 5])
 def test_index_matches_brute_force(make, k: int, data) -> None:
     bank, queries = data

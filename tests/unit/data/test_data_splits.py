@@ -71,9 +71,7 @@ def test_holdout_rule_matches_the_published_protocol() -> None:
 
 
 def test_holdout_rule_on_plain_labels() -> None:
-    samples = [_sample(f"good/{i}.png", 0) for i in range(10)] + [
-        _sample(f"bad/{i}.png", 1, defect_type="bad") for i in range(3)
-    ]
+    samples = [_sample(f"good/{i}.png", 0) for i in range(10)] + [_sample(f"bad/{i}.png", 1, defect_type="bad") for i in range(3)]
     split = make_split(samples, "elpv")
     assert len(split.train) == 7 and len(split.test) == 6 and split.category == "c"
 
@@ -102,9 +100,7 @@ def test_same_seed_same_split_other_seed_other_split() -> None:
 
 
 def test_categories_are_split_independently() -> None:
-    pooled = _mvtec_data("a") + [
-        _sample(f"x/{s.id}", s.label, "b", s.defect_type, **s.metadata) for s in _mvtec_data("b")
-    ]
+    pooled = _mvtec_data("a") + [_sample(f"x/{s.id}", s.label, "b", s.defect_type, **s.metadata) for s in _mvtec_data("b")]
     split = make_split(pooled, "mvtec", seed=5)
     alone = make_split(_mvtec_data("a"), "mvtec", seed=5)
     assert split.train[: len(alone.train)] == alone.train

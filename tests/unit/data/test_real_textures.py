@@ -8,7 +8,6 @@ from defectlab.data.real_textures import DEFECTS, add_texture_defect, make_textu
 from defectlab.errors import ConfigError
 
 
-
 @pytest.mark.parametrize("kind", DEFECTS)
 def test_mask_is_exactly_the_changed_pixels(kind):
     rng = np.random.default_rng(3)
@@ -35,4 +34,10 @@ def test_unknown_texture_and_defect(tmp_path):
     with pytest.raises(ConfigError, match="unknown texture"):
         make_texture_dataset(tmp_path, "marble")
     with pytest.raises(ConfigError, match="unknown texture defect"):
-        add_texture_defect(np.zeros((64, 64), np.uint8), "dent", np.zeros((99, 99), np.uint8), np.zeros((99, 99), np.uint8), np.random.default_rng(0))
+        add_texture_defect(
+            np.zeros((64, 64), np.uint8),
+            "dent",
+            np.zeros((99, 99), np.uint8),
+            np.zeros((99, 99), np.uint8),
+            np.random.default_rng(0),
+        )

@@ -37,7 +37,13 @@ def test_defaults_with_only_the_job():
     assert cfg.spurious == (SpuriousConfig(),)
     (sp,) = cfg.spurious
     assert (sp.nuisance, sp.tie, sp.test_per_group, sp.strata, sp.shift, sp.causal_parts) == (
-        "cell_type", 0.9, 90, STRATA, None, None)
+        "cell_type",
+        0.9,
+        90,
+        STRATA,
+        None,
+        None,
+    )
     assert sp.name == "cell_type"
     assert cfg.max_cells is None and cfg.effects and cfg.ablation
 
@@ -87,12 +93,17 @@ def test_partial_spurious_section_keeps_other_defaults():
 
 
 def test_a_list_of_spurious_variants_with_an_applied_shift():
-    cfg = load(spurious=[{"nuisance": "cell_type"},
-                         {"nuisance": "applied", "shift": "vignetting", "severity": 2, "causal_parts": ["backdoor", "counterfactual"]}])
+    cfg = load(
+        spurious=[
+            {"nuisance": "cell_type"},
+            {"nuisance": "applied", "shift": "vignetting", "severity": 2, "causal_parts": ["backdoor", "counterfactual"]},
+        ]
+    )
     cell, applied = cfg.spurious
     assert cell == SpuriousConfig()
-    assert applied == SpuriousConfig(nuisance="applied", shift="vignetting", severity=2,
-                                     causal_parts=("backdoor", "counterfactual"))
+    assert applied == SpuriousConfig(
+        nuisance="applied", shift="vignetting", severity=2, causal_parts=("backdoor", "counterfactual")
+    )
     assert (cell.name, applied.name) == ("cell_type", "vignetting")
 
 
@@ -104,8 +115,10 @@ ERRORS = [
     ({"causal_parts": []}, "causal_parts must be some of backdoor, counterfactual, reweight"),
     ({"causal_parts": ["backdoor", "magic"]}, r"causal_parts must be some of .*\['backdoor', 'magic'\]"),
     ({"finetune_mode": "full"}, "finetune_mode must be 'head' or 'finetune', got 'full'"),
-    ({"corrupted": {"preset": "mvtec-shift-photometric", "corruption": "brightness"}},
-     r"corrupted needs exactly one of 'preset' or 'corruption' \(\+ 'severity'\)"),
+    (
+        {"corrupted": {"preset": "mvtec-shift-photometric", "corruption": "brightness"}},
+        r"corrupted needs exactly one of 'preset' or 'corruption' \(\+ 'severity'\)",
+    ),
     ({"corrupted": {"severity": 3}}, "corrupted needs exactly one of"),
     ({"corrupted": {}}, "corrupted needs exactly one of"),
     ({"corrupted": {"preset": "mvtec-shift", "colour": 1}}, "corrupted needs exactly one of"),
@@ -149,8 +162,18 @@ def test_validation_errors(raw, message):
         assert str(info.value).startswith(WHERE)
 
 
-@pytest.mark.parametrize("raw", [{"max_cells": 16}, {"max_cells": None}, {"explanations": 0}, {"spurious": {"tie": 0.5}},
-                                 {"corrupted": {"corruption": "brightness"}}, {"finetune_mode": "finetune"},
-                                 {"strata": "given"}, {"causal_parts": list(("backdoor", "counterfactual", "reweight"))}])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"max_cells": 16},
+        {"max_cells": None},
+        {"explanations": 0},
+        {"spurious": {"tie": 0.5}},
+        {"corrupted": {"corruption": "brightness"}},
+        {"finetune_mode": "finetune"},
+        {"strata": "given"},
+        {"causal_parts": list(("backdoor", "counterfactual", "reweight"))},
+    ],
+)
 def test_boundary_values_accepted(raw):
     load(**raw)

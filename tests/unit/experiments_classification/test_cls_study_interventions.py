@@ -21,8 +21,12 @@ def textured(level: int, seed: int = 0, size: int = 32) -> np.ndarray:
 def test_factor_table():
     assert list(FACTORS) == ["darker", "low_contrast", "blur", "noise", "defect"]
     assert {n: (f.column, f.above_median) for n, f in FACTORS.items()} == {
-        "darker": ("brightness", False), "low_contrast": ("contrast", False), "blur": ("sharpness", False),
-        "noise": ("noise", True), "defect": ("label", True)}
+        "darker": ("brightness", False),
+        "low_contrast": ("contrast", False),
+        "blur": ("sharpness", False),
+        "noise": ("noise", True),
+        "defect": ("label", True),
+    }
     assert FACTORS["defect"].apply is paste_crack
 
 

@@ -197,8 +197,7 @@ def test_a_corrupt_stored_split_is_a_clear_error(tmp_path):
 
 def applied_split(pop, seed: int = 7, **kwargs):
     ids, labels, _ = pop
-    return make_applied_split(ids, labels, "vignetting", 3, tie=kwargs.pop("tie", 0.9), test_per_group=10, seed=seed,
-                              **kwargs)
+    return make_applied_split(ids, labels, "vignetting", 3, tie=kwargs.pop("tie", 0.9), test_per_group=10, seed=seed, **kwargs)
 
 
 def test_applied_split_ties_the_applied_stratum_to_class_one(pop):
@@ -247,8 +246,7 @@ def test_applied_split_is_saved_with_its_shift_record_and_reused(pop, tmp_path):
 
 def test_the_shift_goes_on_the_applied_images_only():
     rng = np.random.default_rng(0)
-    samples = [Sample(rng.integers(60, 200, (24, 24, 3), dtype=np.uint8), 0, f"c{i}", metadata={"proba": 0.0})
-               for i in range(4)]
+    samples = [Sample(rng.integers(60, 200, (24, 24, 3), dtype=np.uint8), 0, f"c{i}", metadata={"proba": 0.0}) for i in range(4)]
     shift = AppliedShift("vignetting", 3, 5, ["c1", "c3"])
     shown = shift.apply_to(samples, "vignetting")
     assert [s.metadata["vignetting"] for s in shown] == [WITHHELD, APPLIED, WITHHELD, APPLIED]

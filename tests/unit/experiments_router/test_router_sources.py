@@ -12,15 +12,25 @@ from defectlab.experiments.workflow import FitOptions
 
 
 def _request(**kwargs) -> RouterRequest:
-    values = {"data": None, "fmt": "mvtec", "categories": (), "out": Path("/tmp/bundle"), "options": FitOptions(),
-              "detectors": {}}
+    values = {
+        "data": None,
+        "fmt": "mvtec",
+        "categories": (),
+        "out": Path("/tmp/bundle"),
+        "options": FitOptions(),
+        "detectors": {},
+    }
     return RouterRequest(**{**values, **kwargs})
 
 
 def test_elpv_cell_types_join_the_named_categories() -> None:
     sources = category_sources(_request(data=Path("/data"), categories=("tiles", "bolts"), elpv=("mono", "poly")))
-    assert sources == {"tiles": Source("mvtec", Path("/data"), "tiles"), "bolts": Source("mvtec", Path("/data"), "bolts"),
-                       "elpv-mono": Source("elpv", None, "mono"), "elpv-poly": Source("elpv", None, "poly")}
+    assert sources == {
+        "tiles": Source("mvtec", Path("/data"), "tiles"),
+        "bolts": Source("mvtec", Path("/data"), "bolts"),
+        "elpv-mono": Source("elpv", None, "mono"),
+        "elpv-poly": Source("elpv", None, "poly"),
+    }
     assert sources["elpv-mono"].to_dict() == {"format": "elpv", "root": None, "name": "mono"}
 
 

@@ -21,12 +21,19 @@ def test_shipped_config_is_the_default_study() -> None:
 
 
 def test_values_are_parsed() -> None:
-    cfg = load_router_config("c.yaml", {
-        "job": "router", "elpv": "mono", "features": {"image_size": 64, "weights": "random", "layers": ["blocks.2"]},
-        "synthetic": {"categories": {"a": "texture", "b": "object"}, "n_train": 10},
-        "detectors": ["padim"], "detector_params": {"padim": {"n_features": 20}}, "router": {"accept": 0.95},
-        "held_out": ["a"],
-    })
+    cfg = load_router_config(
+        "c.yaml",
+        {
+            "job": "router",
+            "elpv": "mono",
+            "features": {"image_size": 64, "weights": "random", "layers": ["blocks.2"]},
+            "synthetic": {"categories": {"a": "texture", "b": "object"}, "n_train": 10},
+            "detectors": ["padim"],
+            "detector_params": {"padim": {"n_features": 20}},
+            "router": {"accept": 0.95},
+            "held_out": ["a"],
+        },
+    )
     assert cfg.elpv == ("mono",) and cfg.features.layers == ("blocks.2",) and cfg.synthetic.n_train == 10
     assert cfg.params("padim") == {"seed": 42, "n_features": 20}
     assert cfg.make_router().accept == 0.95
@@ -40,25 +47,28 @@ def test_too_few_categories_for_a_held_out_trial() -> None:
         load_router_config("c.yaml", {**two, "held_out": ["a"]})
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ({"detector": "cae"}, r"c\.yaml: unknown key\(s\) detector; valid: .*detectors"),
-    ({"synthetic": {"count": 3}}, r"c\.yaml: synthetic: unknown key\(s\) count"),
-    ({"features": {"size": 64}}, r"c\.yaml: features: unknown key\(s\) size"),
-    ({"elpv": ["mono", "cdte"]}, r"unknown cell types \['cdte'\]"),
-    ({"synthetic": {"categories": {"a": "metal"}}}, "synthetic category 'a' has unknown kind 'metal'"),
-    ({"synthetic": {"n_train": 0}}, r"synthetic\.n_train must be a positive integer"),
-    ({"detectors": ["cae", "svm"]}, "detector 'svm' unknown"),
-    ({"detector_params": {"cae": {"width": 3}}}, "bad parameters for detector cae"),
-    ({"router": {"accept": 1.5}}, r"router: router accept must be in \[0.5, 1\)"),
-    ({"router": {"margin": 1}}, "c.yaml: router: .*margin"),
-    ({"held_out": ["elpv-cdte"]}, r"held_out names \['elpv-cdte'\]"),
-    ({"threshold": "best"}, "threshold 'best' unknown"),
-    ({"calibration_holdout": 1.0}, r"calibration_holdout must be in \(0, 1\)"),
-    ({"elpv": [], "synthetic": {"categories": {"only": "texture"}}}, "at least two categories"),
-    ({"elpv": ["mono"], "synthetic": {"categories": {"elpv-mono": "texture"}}}, "names must be distinct"),
-    ({"detector_params": ["cae"]}, "'detector_params' must be a mapping"),
-    ({"elpv": [1, 2]}, "elpv: expected a list of names"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"detector": "cae"}, r"c\.yaml: unknown key\(s\) detector; valid: .*detectors"),
+        ({"synthetic": {"count": 3}}, r"c\.yaml: synthetic: unknown key\(s\) count"),
+        ({"features": {"size": 64}}, r"c\.yaml: features: unknown key\(s\) size"),
+        ({"elpv": ["mono", "cdte"]}, r"unknown cell types \['cdte'\]"),
+        ({"synthetic": {"categories": {"a": "metal"}}}, "synthetic category 'a' has unknown kind 'metal'"),
+        ({"synthetic": {"n_train": 0}}, r"synthetic\.n_train must be a positive integer"),
+        ({"detectors": ["cae", "svm"]}, "detector 'svm' unknown"),
+        ({"detector_params": {"cae": {"width": 3}}}, "bad parameters for detector cae"),
+        ({"router": {"accept": 1.5}}, r"router: router accept must be in \[0.5, 1\)"),
+        ({"router": {"margin": 1}}, "c.yaml: router: .*margin"),
+        ({"held_out": ["elpv-cdte"]}, r"held_out names \['elpv-cdte'\]"),
+        ({"threshold": "best"}, "threshold 'best' unknown"),
+        ({"calibration_holdout": 1.0}, r"calibration_holdout must be in \(0, 1\)"),
+        ({"elpv": [], "synthetic": {"categories": {"only": "texture"}}}, "at least two categories"),
+        ({"elpv": ["mono"], "synthetic": {"categories": {"elpv-mono": "texture"}}}, "names must be distinct"),
+        ({"detector_params": ["cae"]}, "'detector_params' must be a mapping"),
+        ({"elpv": [1, 2]}, "elpv: expected a list of names"),
+    ],
+)
 def test_bad_config_is_a_clear_error(raw: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_router_config("c.yaml", {"job": "router", **raw})

@@ -72,9 +72,7 @@ def test_multiclass_auroc_averages_over_present_classes_only(k, n, seed):
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, k - 1, n)  # the last class never occurs; others may be missing too
     probabilities = random_probabilities(rng, n, k)
-    per_class = [
-        skm.roc_auc_score(labels == c, probabilities[:, c]) for c in range(k) if 0 < np.sum(labels == c) < n
-    ]
+    per_class = [skm.roc_auc_score(labels == c, probabilities[:, c]) for c in range(k) if 0 < np.sum(labels == c) < n]
     result = classification_metrics(labels, probabilities)
     if per_class:
         assert result["auroc"] == pytest.approx(np.mean(per_class), abs=1e-12)
@@ -82,9 +80,7 @@ def test_multiclass_auroc_averages_over_present_classes_only(k, n, seed):
         assert np.isnan(result["auroc"])
     predictions = probabilities.argmax(axis=1)
     assert result["balanced_accuracy"] == pytest.approx(sklearn_balanced_accuracy(labels, predictions), abs=1e-12)
-    assert result["macro_f1"] == pytest.approx(
-        skm.f1_score(labels, predictions, average="macro", zero_division=0), abs=1e-12
-    )
+    assert result["macro_f1"] == pytest.approx(skm.f1_score(labels, predictions, average="macro", zero_division=0), abs=1e-12)
 
 
 def test_hand_computed_binary_example():

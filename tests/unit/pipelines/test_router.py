@@ -34,8 +34,9 @@ def test_median_iqr_embedding_is_spatial_median_and_iqr_and_ignores_a_small_defe
     feats = torch.randn(70, 3, 5, 5, generator=torch.Generator().manual_seed(0))  # more images than one batch
     flat = feats.numpy().reshape(70, 3, 25)
     low, median, high = np.quantile(flat, [0.25, 0.5, 0.75], axis=2)
-    np.testing.assert_allclose(image_embedding(feats, "median_iqr"), np.concatenate([median, high - low], axis=1),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        image_embedding(feats, "median_iqr"), np.concatenate([median, high - low], axis=1), rtol=1e-5, atol=1e-6
+    )
     defect = feats.clone()
     defect[:, :, 0, :2] = 50.0  # two of 25 patches far off: the mean and std move, the median and IQR barely
     robust = np.abs(image_embedding(defect, "median_iqr") - image_embedding(feats, "median_iqr")).mean()
@@ -134,7 +135,9 @@ def test_bad_input() -> None:
         CategoryRouter().fit(category_features(1.0, 10, 0), ["a"] * 9)
     with pytest.raises(ConfigError):
         CategoryRouter(accept=1.0)
-    router = CategoryRouter().fit(torch.cat([category_features(1.0, 10, 0), category_features(-1, 10, 1)]), ["a"] * 10 + ["b"] * 10)
+    router = CategoryRouter().fit(
+        torch.cat([category_features(1.0, 10, 0), category_features(-1, 10, 1)]), ["a"] * 10 + ["b"] * 10
+    )
     with pytest.raises(DataError, match="channels"):
         router.route(torch.zeros(2, 5, 4, 4))
 

@@ -24,10 +24,17 @@ def report(tmp_path_factory, two_results):
 def test_writes_every_file(report):
     tmp_path, files = report
     expected = {
-        "metrics.json", "summary.md", "report.html", "plots/roc.png", "plots/pr.png",
-        "plots/hist_patchcore_mono.png", "plots/hist_padim_poly.png",
-        "plots/examples_patchcore_mono.png", "plots/examples_padim_poly.png",
-        "patchcore_mono_scores.csv", "padim_poly_scores.csv",
+        "metrics.json",
+        "summary.md",
+        "report.html",
+        "plots/roc.png",
+        "plots/pr.png",
+        "plots/hist_patchcore_mono.png",
+        "plots/hist_padim_poly.png",
+        "plots/examples_patchcore_mono.png",
+        "plots/examples_padim_poly.png",
+        "patchcore_mono_scores.csv",
+        "padim_poly_scores.csv",
     }
     assert set(files) == expected
     for name, path in files.items():

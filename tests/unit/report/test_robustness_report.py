@@ -10,14 +10,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from robustness_results_dir import GALLERY_ID, HAND_ID, HEADLINE, SHIFT, write_results_dir
 
 from defectlab.errors import DataError
 from defectlab.report.robustness_report import write_robustness_report
-from robustness_results_dir import GALLERY_ID, HAND_ID, HEADLINE, SHIFT, write_results_dir
 
-SECTIONS = ("How to read this", "Clean vs shifted vs adapted", "Paired tests", "Few-shot adaptation",
-            "Global vs per-category model", "Cross-domain transfer", "Cross-shift generalisation", "Ablations",
-            "Corruption severity", "Error analysis", "Galleries", "Embeddings")
+SECTIONS = (
+    "How to read this",
+    "Clean vs shifted vs adapted",
+    "Paired tests",
+    "Few-shot adaptation",
+    "Global vs per-category model",
+    "Cross-domain transfer",
+    "Cross-shift generalisation",
+    "Ablations",
+    "Corruption severity",
+    "Error analysis",
+    "Galleries",
+    "Embeddings",
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +59,33 @@ def _page(results_dir: Path) -> str:
 def test_writes_page_summary_plots_and_tables(results_dir):
     assert (results_dir / "summary.md").is_file()
     tables = {p.stem for p in (results_dir / "tables").glob("*.csv")}
-    assert {"headline", "paired_tests", "few_shot", "global_vs_per_category", "cross_domain", "cross_shift",
-            "ablation", "severity", "calibration", f"errors_{HAND_ID}"} <= tables
+    assert {
+        "headline",
+        "paired_tests",
+        "few_shot",
+        "global_vs_per_category",
+        "cross_domain",
+        "cross_shift",
+        "ablation",
+        "severity",
+        "calibration",
+        f"errors_{HAND_ID}",
+    } <= tables
     plots = {p.stem for p in (results_dir / "plots").glob("*.png")}
-    assert {"auroc_bars_mono", "auroc_bars_poly", "roc_mono", "roc_poly", "image_vs_pixel_auroc",
-            f"few_shot_mono_{SHIFT}", "cross_domain_mono_poly", "cross_shift_mono_patchcore", "severity_mono",
-            f"confusion_{HAND_ID}", f"reliability_{HAND_ID}", "embedding_mono"} <= plots
+    assert {
+        "auroc_bars_mono",
+        "auroc_bars_poly",
+        "roc_mono",
+        "roc_poly",
+        "image_vs_pixel_auroc",
+        f"few_shot_mono_{SHIFT}",
+        "cross_domain_mono_poly",
+        "cross_shift_mono_patchcore",
+        "severity_mono",
+        f"confusion_{HAND_ID}",
+        f"reliability_{HAND_ID}",
+        "embedding_mono",
+    } <= plots
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in (results_dir / "plots").glob("*.png"))
     assert not list(results_dir.rglob("*.tmp"))
 
@@ -120,7 +152,8 @@ def test_phase_tables(results_dir):
     assert [r["k"] for r in domain] == ["0", "5"] and float(domain[1]["in-domain AUROC"]) == 0.70
     shift = _csv(tables / "cross_shift.csv")
     assert {(r["train shift"], r["test shift"]) for r in shift} == {
-        (a, b) for a in ("brightness@3", "gaussian_noise@3") for b in ("brightness@3", "gaussian_noise@3")}
+        (a, b) for a in ("brightness@3", "gaussian_noise@3") for b in ("brightness@3", "gaussian_noise@3")
+    }
     ablation = _csv(tables / "ablation.csv")
     assert [r["value"] for r in ablation] == ["0.05", "blocks.2+blocks.4"] and ablation[0]["fit s"] == "12.34"
     severity = {r["adaptation"]: r for r in _csv(tables / "severity.csv")}
@@ -154,14 +187,22 @@ def test_missing_optional_pieces_are_skipped_with_notes(copy):
     (copy / "galleries" / f"{GALLERY_ID}_fn.png").unlink()
     record = json.loads((copy / "results.json").read_text())
     del record["comparisons"], record["config"], record["versions"]
-    record["evaluations"] = [e for e in record["evaluations"]  # fewer figures, faster: the headline of two pairs
-                             if e["id"].startswith(("mono__patchcore", "poly__padim"))
-                             and e["phase"] in ("clean", "shift_no_adaptation", "shift_adapted")]
+    record["evaluations"] = [
+        e
+        for e in record["evaluations"]  # fewer figures, faster: the headline of two pairs
+        if e["id"].startswith(("mono__patchcore", "poly__padim"))
+        and e["phase"] in ("clean", "shift_no_adaptation", "shift_adapted")
+    ]
     (copy / "results.json").write_text(json.dumps(record))
     page = _page(copy) if write_robustness_report(copy) else ""
     assert "Skipped pieces" in page
-    for needle in (f"Arrays of {HAND_ID} skipped", "poly__padim__clean.npz: cannot read", "lacks scores",
-                   "Embedding of mono skipped", f"{GALLERY_ID}_fn.png"):
+    for needle in (
+        f"Arrays of {HAND_ID} skipped",
+        "poly__padim__clean.npz: cannot read",
+        "lacks scores",
+        "Embedding of mono skipped",
+        f"{GALLERY_ID}_fn.png",
+    ):
         assert needle in page, needle
     assert ">Paired tests</h2>" not in page and ">Embeddings</h2>" not in page and ">Galleries</h2>" in page
     assert not (copy / "tables" / f"errors_{HAND_ID}.csv").exists()

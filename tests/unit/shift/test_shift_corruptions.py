@@ -144,9 +144,7 @@ def test_rotation_angle_grows_with_severity() -> None:
     assert changed == sorted(changed) and changed[-1] > changed[0]
 
 
-@pytest.mark.parametrize(
-    "name", ["gaussian_noise", "gaussian_blur", "brightness", "salt_and_pepper", "jpeg"]
-)
+@pytest.mark.parametrize("name", ["gaussian_noise", "gaussian_blur", "brightness", "salt_and_pepper", "jpeg"])
 def test_damage_grows_with_severity(name: str) -> None:
     rng = np.random.default_rng(1)
     smooth = np.repeat(np.repeat(rng.integers(60, 190, (12, 16, 3)), 4, axis=0), 4, axis=1)

@@ -18,7 +18,6 @@ def clean(tmp_path_factory):
     return root
 
 
-
 def test_flip_moves_images_and_masks_exactly(clean, tmp_path):
     out = materialize_shift(clean, tmp_path / "flip", corruption="hflip", seed=3)
     for sample in read_mvtec(clean, "texture"):
@@ -43,8 +42,14 @@ def test_same_seed_same_bytes_and_layout(clean, tmp_path, tree_digest):
 def test_split_is_mirrored_one_to_one(clean, tmp_path):
     split = make_split(read_mvtec(clean, "texture"), "mvtec", 42)
     split.save(tmp_path / "clean.split.json")
-    out = materialize_shift(clean, tmp_path / "s", corruption="gaussian_noise", severity=2, categories=["texture"],
-                            splits={"texture": tmp_path / "clean.split.json"})
+    out = materialize_shift(
+        clean,
+        tmp_path / "s",
+        corruption="gaussian_noise",
+        severity=2,
+        categories=["texture"],
+        splits={"texture": tmp_path / "clean.split.json"},
+    )
     mirrored = Split.load(out / "texture.split.json")
     assert mirrored.train == [shifted_id(i) for i in split.train]
     assert mirrored.test == [shifted_id(i) for i in split.test]
@@ -53,7 +58,10 @@ def test_split_is_mirrored_one_to_one(clean, tmp_path):
 
 def test_image_seed_depends_on_identity_only():
     assert image_seed(1, "a", "x.png") == image_seed(1, "a", "x.png")
-    assert len({image_seed(1, "a", "x.png"), image_seed(2, "a", "x.png"), image_seed(1, "b", "x.png"), image_seed(1, "a", "y.png")}) == 4
+    assert (
+        len({image_seed(1, "a", "x.png"), image_seed(2, "a", "x.png"), image_seed(1, "b", "x.png"), image_seed(1, "a", "y.png")})
+        == 4
+    )
 
 
 def test_bad_requests(clean, tmp_path):

@@ -162,15 +162,14 @@ def _check_spurious(s: SpuriousConfig, path: str | Path) -> None:
     if set(s.strata) - set(STRATA) or not s.strata:
         raise ConfigError(f"{path}: spurious.strata must be some of {', '.join(STRATA)}")
     if s.causal_parts is not None and (not s.causal_parts or set(s.causal_parts) - set(CAUSAL_PARTS)):
-        raise ConfigError(
-            f"{path}: spurious.causal_parts must be some of {', '.join(CAUSAL_PARTS)}, got {list(s.causal_parts)}")
+        raise ConfigError(f"{path}: spurious.causal_parts must be some of {', '.join(CAUSAL_PARTS)}, got {list(s.causal_parts)}")
     if (s.nuisance == APPLIED) != (s.shift is not None):
-        raise ConfigError(
-            f"{path}: spurious.shift (a photometric corruption) goes with nuisance '{APPLIED}', and only with it")
+        raise ConfigError(f"{path}: spurious.shift (a photometric corruption) goes with nuisance '{APPLIED}', and only with it")
     if s.shift is not None:
         if s.shift not in CORRUPTIONS or corruption_kind(s.shift) != "photometric":
             photometric = [c for c in CORRUPTIONS if corruption_kind(c) == "photometric"]
             raise ConfigError(
-                f"{path}: spurious.shift must be a photometric corruption ({', '.join(photometric)}), got '{s.shift}'")
+                f"{path}: spurious.shift must be a photometric corruption ({', '.join(photometric)}), got '{s.shift}'"
+            )
         if type(s.severity) is not int or not 1 <= s.severity <= 5:
             raise ConfigError(f"{path}: spurious.severity must be in 1..5, got {s.severity}")

@@ -27,8 +27,17 @@ def ces_phase(
         units = factor_units(factor, d.test.labels)
         changed, _ = intervene(factor, [d.test.images[i] for i in units], ctx.cfg.seed)
         for name, fitted in models.items():
-            result = factor_ces(factor, fitted.predict, d.test.images, d.test.labels, measurements, clean_p[name][:, 1],
-                                seed=ctx.cfg.seed, n_boot=ctx.cfg.bootstrap, changed=changed)
+            result = factor_ces(
+                factor,
+                fitted.predict,
+                d.test.images,
+                d.test.labels,
+                measurements,
+                clean_p[name][:, 1],
+                seed=ctx.cfg.seed,
+                n_boot=ctx.cfg.bootstrap,
+                changed=changed,
+            )
             rows.append({"model": name, **result})
     return rows
 
@@ -47,7 +56,12 @@ def dowhy_phase(ctx: Context, d: SchemeData, models: dict[str, Fitted], measurem
         tables[name] = _records(table)
     if models:
         edges = [list(e) for e in structure_edges(frame.assign(domain=pd.factorize(frame["domain"])[0]))]
-    return {"n_rows": len(frame), "tables": tables, "structure_edges": edges, "structure_model": list(models)[-1] if models else None}
+    return {
+        "n_rows": len(frame),
+        "tables": tables,
+        "structure_edges": edges,
+        "structure_model": list(models)[-1] if models else None,
+    }
 
 
 def explanation_phase(ctx: Context, d: SchemeData, models: dict[str, Fitted]) -> dict[str, Any]:

@@ -26,10 +26,11 @@ import numpy as np
 import pandas as pd
 
 from defectlab.data.synth_defects import add_defect
-from defectlab.experiments.classification.predictors import Predict
 from defectlab.data.synth_normals import Scene
+from defectlab.experiments.classification.predictors import Predict
 from defectlab.metrics.classification import causal_effect_strength
 from defectlab.shift.corrupt import apply_corruption
+
 
 @dataclass(frozen=True)
 class Factor:
@@ -62,10 +63,20 @@ FACTORS: dict[str, Factor] = {
     for f in (
         Factor("darker", "brightness", False, lambda im, s: (_scale(im, 0.7), None), "intensities x 0.7"),
         Factor("low_contrast", "contrast", False, lambda im, s: (_contrast(im, 0.6), None), "contrast x 0.6"),
-        Factor("blur", "sharpness", False, lambda im, s: (apply_corruption(im, None, "gaussian_blur", 3, s)[0], None),
-               "Gaussian blur, severity 3"),
-        Factor("noise", "noise", True, lambda im, s: (apply_corruption(im, None, "gaussian_noise", 3, s)[0], None),
-               "Gaussian noise, severity 3"),
+        Factor(
+            "blur",
+            "sharpness",
+            False,
+            lambda im, s: (apply_corruption(im, None, "gaussian_blur", 3, s)[0], None),
+            "Gaussian blur, severity 3",
+        ),
+        Factor(
+            "noise",
+            "noise",
+            True,
+            lambda im, s: (apply_corruption(im, None, "gaussian_noise", 3, s)[0], None),
+            "Gaussian noise, severity 3",
+        ),
         Factor("defect", "label", True, paste_crack, "synthetic crack pasted on functional cells"),
     )
 }

@@ -42,8 +42,14 @@ def pooled(maps: torch.Tensor) -> np.ndarray:
 
 
 def fit_head(
-    kind: str, data: LabelledSamples, train_maps: torch.Tensor, val_maps: torch.Tensor, val: LabelledSamples,
-    source: MapSource, cfg: ClassificationStudyConfig, progress: bool,
+    kind: str,
+    data: LabelledSamples,
+    train_maps: torch.Tensor,
+    val_maps: torch.Tensor,
+    val: LabelledSamples,
+    source: MapSource,
+    cfg: ClassificationStudyConfig,
+    progress: bool,
 ) -> Fitted:
     """An ERM head model (``attention`` or ``finetune`` as a linear probe) on the shared maps."""
     model = build_classifier(kind, len(data.class_names), cfg.image_size, seed=cfg.seed)
@@ -53,8 +59,15 @@ def fit_head(
 
 
 def fit_causal(
-    name: str, train: LabelledSamples, val: LabelledSamples, train_maps: torch.Tensor, val_maps: torch.Tensor,
-    strata: Strata, source: MapSource, cfg: ClassificationStudyConfig, parts: Sequence[str] = PARTS,
+    name: str,
+    train: LabelledSamples,
+    val: LabelledSamples,
+    train_maps: torch.Tensor,
+    val_maps: torch.Tensor,
+    strata: Strata,
+    source: MapSource,
+    cfg: ClassificationStudyConfig,
+    parts: Sequence[str] = PARTS,
     progress: bool = True,
     views: Views | None = None,
 ) -> Fitted:
@@ -62,12 +75,25 @@ def fit_causal(
     part uses ``views`` when given, else the shift suite's views (``cfg.causal``)."""
     switches = {part: part in parts for part in PARTS}
     model = build_causal(len(train.class_names), len(strata.names), cfg, switches)
-    result = fit_causal_model(model, train, val, train_maps, val_maps, strata, train_config(cfg), cfg.causal,
-                              lambda images: source.maps(images, progress), progress, views)
+    result = fit_causal_model(
+        model,
+        train,
+        val,
+        train_maps,
+        val_maps,
+        strata,
+        train_config(cfg),
+        cfg.causal,
+        lambda images: source.maps(images, progress),
+        progress,
+        views,
+    )
     return Fitted(name, model, lambda images: predict_maps(model, source.maps(images)), result)
 
 
-def build_causal(num_classes: int, num_strata: int, cfg: ClassificationStudyConfig, switches: dict[str, bool]) -> CausalClassifier:
+def build_causal(
+    num_classes: int, num_strata: int, cfg: ClassificationStudyConfig, switches: dict[str, bool]
+) -> CausalClassifier:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         return CausalClassifier(num_classes, cfg.image_size, num_strata=num_strata, **switches)

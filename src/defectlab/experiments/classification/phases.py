@@ -112,8 +112,9 @@ def fit_model(ctx: Context, name: str, d: SchemeData) -> Fitted:
         return fit_finetuned(d.train, d.val, cfg, ctx.progress)
     if name == "causal":
         strata = find_strata(_strata_source(cfg.strata), d.train, d.val, d.train_maps, d.val_maps, cfg.seed)
-        return fit_causal("causal", d.train, d.val, d.train_maps, d.val_maps, strata, ctx.source, cfg, cfg.causal_parts,
-                          ctx.progress)
+        return fit_causal(
+            "causal", d.train, d.val, d.train_maps, d.val_maps, strata, ctx.source, cfg, cfg.causal_parts, ctx.progress
+        )
     return fit_head(name, d.train, d.train_maps, d.val_maps, d.val, ctx.source, cfg, ctx.progress)
 
 
@@ -143,8 +144,15 @@ def ablation(ctx: Context, d: SchemeData, spurious: dict[str, Any]) -> list[dict
     for label, parts in ABLATION.items():
         fitted = fit_causal(label, d.train, d.val, d.train_maps, d.val_maps, strata, ctx.source, cfg, parts, ctx.progress)
         result = evaluate(fitted, d)
-        rows.append({"variant": label, "parts": list(parts), "clean": result["clean"], "corrupted": result["corrupted"],
-                     "spurious": {name: block["ablation"].get(label) for name, block in spurious.items()}})
+        rows.append(
+            {
+                "variant": label,
+                "parts": list(parts),
+                "clean": result["clean"],
+                "corrupted": result["corrupted"],
+                "spurious": {name: block["ablation"].get(label) for name, block in spurious.items()},
+            }
+        )
     return rows
 
 
@@ -172,8 +180,13 @@ def spurious_data(ctx: Context, sp: SpuriousConfig, suffix: str = "") -> Spuriou
     parts and their maps; an applied nuisance is put on the images of its ``applied`` stratum."""
     data = label_samples(ctx.samples, "elpv_binary")
     path = ctx.cfg.output / "splits" / f"spurious_{sp.name}{suffix}.json"
-    common = {"ids": [s.id for s in data.samples], "labels": data.labels, "tie": sp.tie,
-              "test_per_group": sp.test_per_group, "seed": ctx.cfg.seed}
+    common = {
+        "ids": [s.id for s in data.samples],
+        "labels": data.labels,
+        "tie": sp.tie,
+        "test_per_group": sp.test_per_group,
+        "seed": ctx.cfg.seed,
+    }
     if sp.shift is None:
         split = load_or_create_spurious_split(path, nuisance=[str(s.metadata[sp.nuisance]) for s in data.samples], **common)
     else:
@@ -226,8 +239,19 @@ def spurious_phase(ctx: Context, sp: SpuriousConfig) -> dict[str, Any]:
         return group_report(test.labels, predictions, groups)
 
     def causal(label: str, strata: Strata, parts: tuple[str, ...]) -> dict[str, Any]:
-        fitted = fit_causal(label, d.train, d.val, d.train_maps, d.val_maps, strata, ctx.source, cfg, parts, ctx.progress,
-                            views_in(views, strata, key))
+        fitted = fit_causal(
+            label,
+            d.train,
+            d.val,
+            d.train_maps,
+            d.val_maps,
+            strata,
+            ctx.source,
+            cfg,
+            parts,
+            ctx.progress,
+            views_in(views, strata, key),
+        )
         return report(fitted.predict(test.images).argmax(axis=1))
 
     rows: dict[str, Any] = {}
@@ -259,12 +283,25 @@ def spurious_phase(ctx: Context, sp: SpuriousConfig) -> dict[str, Any]:
         ablation_rows[chosen] = rows[f"causal (nuisance {given})"]
     shift = d.split.shift
     return {
-        "name": key, "nuisance": sp.nuisance, "tie": sp.tie, "test_per_group": sp.test_per_group,
-        "shift": None if shift is None else {"corruption": shift.corruption, "severity": shift.severity,
-                                             "seed": shift.seed, "applied_images": len(shift.images)},
-        "causal_parts": list(parts_on), "n_train": len(d.train), "n_val": len(d.val), "n_test": len(test),
+        "name": key,
+        "nuisance": sp.nuisance,
+        "tie": sp.tie,
+        "test_per_group": sp.test_per_group,
+        "shift": None
+        if shift is None
+        else {
+            "corruption": shift.corruption,
+            "severity": shift.severity,
+            "seed": shift.seed,
+            "applied_images": len(shift.images),
+        },
+        "causal_parts": list(parts_on),
+        "n_train": len(d.train),
+        "n_val": len(d.val),
+        "n_test": len(test),
         "train_groups": _group_counts(d.train, key),
-        "models": rows, "ablation": ablation_rows,
+        "models": rows,
+        "ablation": ablation_rows,
     }
 
 
@@ -279,12 +316,15 @@ def untied_reference(ctx: Context, sp: SpuriousConfig, tied: SpuriousData) -> di
     if d.split.test != tied.split.test:
         raise DataError(f"spurious variant {sp.name}: the untied split's test cells differ from the tied split's")
     groups = tied.groups
-    rows = {"logistic regression, trained untied (reference)":
-            group_report(d.test.labels, _logistic(pooled(d.train_maps), d.train, pooled(d.test_maps), sp.name, False),
-                         groups)}
+    rows = {
+        "logistic regression, trained untied (reference)": group_report(
+            d.test.labels, _logistic(pooled(d.train_maps), d.train, pooled(d.test_maps), sp.name, False), groups
+        )
+    }
     erm = fit_head("attention", d.train, d.train_maps, d.val_maps, d.val, ctx.source, ctx.cfg, ctx.progress)
     rows["attention (ERM), trained untied (reference)"] = group_report(
-        d.test.labels, erm.predict(d.test.images).argmax(axis=1), groups)
+        d.test.labels, erm.predict(d.test.images).argmax(axis=1), groups
+    )
     return {name: {**row, "n_train": len(d.train)} for name, row in rows.items()}
 
 
@@ -321,5 +361,3 @@ def _groups(data: LabelledSamples, nuisance: str) -> list[str]:
 
 def _group_counts(data: LabelledSamples, nuisance: str) -> dict[str, int]:
     return dict(sorted(Counter(_groups(data, nuisance)).items()))
-
-

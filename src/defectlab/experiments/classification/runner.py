@@ -9,10 +9,10 @@ occlusion explanations. Writes results.json, report.html (+ plots/, tables/, sum
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -60,7 +60,9 @@ def subsample(samples: list[Sample], max_cells: int | None, seed: int) -> list[S
 
 
 def run_classification_job(
-    cfg: ClassificationStudyConfig, log: Callable[[str], None] = print, cache: FeatureCache | None = None,
+    cfg: ClassificationStudyConfig,
+    log: Callable[[str], None] = print,
+    cache: FeatureCache | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the study; returns the results written to ``cfg.output / "results.json"``."""
@@ -75,8 +77,12 @@ def run_classification_job(
     done()
     ctx = Context(cfg, samples, maps, source, log, progress)
     results: dict[str, Any] = {
-        "job": JOB, "config": jsonable(asdict(cfg)), "seed": cfg.seed, "versions": library_versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "schemes": {},
+        "job": JOB,
+        "config": jsonable(asdict(cfg)),
+        "seed": cfg.seed,
+        "versions": library_versions(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "schemes": {},
     }
     spurious: dict[str, Any] = {}
     for variant in cfg.spurious:
@@ -97,8 +103,11 @@ def run_classification_job(
             rows[name] = row
             done()
         results["schemes"][scheme] = {
-            "class_names": list(data.train.class_names), "n_train": len(data.train), "n_val": len(data.val),
-            "n_test": len(data.test), "models": rows,
+            "class_names": list(data.train.class_names),
+            "n_train": len(data.train),
+            "n_val": len(data.val),
+            "n_test": len(data.test),
+            "models": rows,
         }
         if scheme == "elpv_binary":
             binary = (data, fitted, clean_p)

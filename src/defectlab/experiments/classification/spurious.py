@@ -179,8 +179,10 @@ def load_or_create_spurious_split(path: str | os.PathLike[str], **kwargs: Any) -
             stored = SpuriousSplit.from_dict(json.loads(path.read_text()))
         except (ValueError, TypeError, AttributeError) as exc:
             raise DataError(f"{path} is not a spurious-correlation split ({exc}): delete it to redraw") from exc
-        found = {**{k: getattr(stored, k) for k in ("tie", "test_per_group", "seed")},
-                 "shift": None if stored.shift is None else (stored.shift.corruption, stored.shift.severity)}
+        found = {
+            **{k: getattr(stored, k) for k in ("tie", "test_per_group", "seed")},
+            "shift": None if stored.shift is None else (stored.shift.corruption, stored.shift.severity),
+        }
         if found != wanted:
             raise DataError(f"{path} was drawn with other parameters than {wanted}: delete it to redraw")
         return stored

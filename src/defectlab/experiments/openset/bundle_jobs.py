@@ -53,17 +53,31 @@ def fit_openset_bundle(config: OpenSetConfig, out: Path, cache: FeatureCache | N
     data = apply_split(split, defects, normals)
     fitted, _, _ = fit_models(data, config, cache, log)
     threshold = Threshold(fitted.stage1_threshold, "quantile", {"accept": config.stage1.accept})
-    stage1 = Bundle(model=AnomalyModel(fitted.detector, feature_config(config)), thresholds={"quantile": threshold},
-                    default_threshold="quantile", training={"dataset": config.data.format, "n_train": len(data.good_train)})
+    stage1 = Bundle(
+        model=AnomalyModel(fitted.detector, feature_config(config)),
+        thresholds={"quantile": threshold},
+        default_threshold="quantile",
+        training={"dataset": config.data.format, "n_train": len(data.good_train)},
+    )
     classifier = ClassifierBundle(fitted.classifier, data.known, {"history": fitted.history})
     bundle = OpenSetBundle(stage1, classifier, fitted.whole, fitted.localized, {})
-    training = {"data": {"format": config.data.format, "root": str(config.data.root) if config.data.root else None,
-                         "category": config.data.category,
-                         "good_root": str(config.data.good_root) if config.data.good_root else None},
-                "unknown": list(config.unknown), "seed": config.seed, "train_fraction": config.train_fraction,
-                "val_fraction": config.val_fraction, "image_size": config.image_size, "weights": config.weights,
-                "classifier_image_size": config.classifier.image_size, "split": str(split_path(out)),
-                "seconds": fitted.seconds}
+    training = {
+        "data": {
+            "format": config.data.format,
+            "root": str(config.data.root) if config.data.root else None,
+            "category": config.data.category,
+            "good_root": str(config.data.good_root) if config.data.good_root else None,
+        },
+        "unknown": list(config.unknown),
+        "seed": config.seed,
+        "train_fraction": config.train_fraction,
+        "val_fraction": config.val_fraction,
+        "image_size": config.image_size,
+        "weights": config.weights,
+        "classifier_image_size": config.classifier.image_size,
+        "split": str(split_path(out)),
+        "seconds": fitted.seconds,
+    }
     save_openset_bundle(out, bundle, training)
     return bundle
 
@@ -74,13 +88,24 @@ def evaluate_openset_bundle(bundle_dir: Path, data: DataConfig | None, cache: Fe
     training = bundle.manifest.get("training") or {}
     if data is None:
         stored = training.get("data") or {}
-        data = DataConfig(stored.get("format", "folder"), Path(stored["root"]) if stored.get("root") else None,
-                          stored.get("category"), Path(stored["good_root"]) if stored.get("good_root") else None)
+        data = DataConfig(
+            stored.get("format", "folder"),
+            Path(stored["root"]) if stored.get("root") else None,
+            stored.get("category"),
+            Path(stored["good_root"]) if stored.get("good_root") else None,
+        )
     config = OpenSetConfig(
-        name=bundle_dir.name, known=bundle.known, unknown=tuple(training.get("unknown", ())), data=data,
-        accept=bundle.whole.accept, image_size=training.get("image_size", 224), weights=training.get("weights", "default"),
-        train_fraction=training.get("train_fraction", 0.6), val_fraction=training.get("val_fraction", 0.2),
-        seed=training.get("seed", 42), stage1=Stage1Config(bundle.stage1.model.detector.kind),
+        name=bundle_dir.name,
+        known=bundle.known,
+        unknown=tuple(training.get("unknown", ())),
+        data=data,
+        accept=bundle.whole.accept,
+        image_size=training.get("image_size", 224),
+        weights=training.get("weights", "default"),
+        train_fraction=training.get("train_fraction", 0.6),
+        val_fraction=training.get("val_fraction", 0.2),
+        seed=training.get("seed", 42),
+        stage1=Stage1Config(bundle.stage1.model.detector.kind),
         classifier=ClassifierConfig(image_size=training.get("classifier_image_size", 224)),
     )
     path = split_path(bundle_dir)
@@ -93,8 +118,15 @@ def evaluate_openset_bundle(bundle_dir: Path, data: DataConfig | None, cache: Fe
     if not isinstance(classifier, AttentionClassifier):
         raise ModelError(f"{bundle_dir}: the open-set classifier must be an attention classifier")
     backbones = Backbones(config, cache)
-    test_views = views(test.test + test.good_test, bundle.stage1.model.detector, classifier, backbones, MapSource(classifier, cache))
+    test_views = views(
+        test.test + test.good_test, bundle.stage1.model.detector, classifier, backbones, MapSource(classifier, cache)
+    )
     reps, tests = test_representations(test_views, bundle.whole, bundle.localized, test)
     results = evaluate_all(reps, tests, bundle.stage1.threshold.value)
-    return {"known": list(bundle.known), "unknown": list(config.unknown), "n_test_defects": len(test.test),
-            "n_test_normal": len(test.good_test), "results": results}
+    return {
+        "known": list(bundle.known),
+        "unknown": list(config.unknown),
+        "n_test_defects": len(test.test),
+        "n_test_normal": len(test.good_test),
+        "results": results,
+    }

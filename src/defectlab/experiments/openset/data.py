@@ -93,7 +93,9 @@ def draw_split(defects: Sequence[Sample], normals: Sequence[Sample], config: Ope
     return SplitIds(
         *(sorted(parts[p]) for p in PARTS),
         *(sorted(good[i] for i in rows) for rows in good_rows),
-        known=list(config.known), unknown=list(config.unknown), seed=config.seed,
+        known=list(config.known),
+        unknown=list(config.unknown),
+        seed=config.seed,
     )
 
 
@@ -106,14 +108,19 @@ def load_or_create_split(path: Path, defects: Sequence[Sample], normals: Sequenc
             raise DataError(f"{path} is not an open-set split ({exc}): delete it to redraw") from exc
         if (stored.known, stored.unknown, stored.seed) != (list(config.known), list(config.unknown), config.seed):
             raise ConfigError(f"{path} was drawn for other classes or another seed: delete it to redraw")
-        named = {i for part in (stored.train, stored.val, stored.test, stored.good_train, stored.good_val, stored.good_test)
-                 for i in part}
+        named = {
+            i
+            for part in (stored.train, stored.val, stored.test, stored.good_train, stored.good_val, stored.good_test)
+            for i in part
+        }
         classes = set(config.known) | set(config.unknown)
         unsplit = [s.id for s in defects if s.defect_type in classes and s.id not in named]
         unsplit += [s.id for s in normals if s.id not in named]
         if unsplit:
-            raise DataError(f"{path} does not name {len(unsplit)} images of the data (e.g. {unsplit[0]}): it was drawn for "
-                            "other data; delete it to redraw")
+            raise DataError(
+                f"{path} does not name {len(unsplit)} images of the data (e.g. {unsplit[0]}): it was drawn for "
+                "other data; delete it to redraw"
+            )
         return stored
     split = draw_split(defects, normals, config)
     atomic_write_text(path, json.dumps(asdict(split), indent=1) + "\n")
@@ -131,7 +138,12 @@ def apply_split(split: SplitIds, defects: Sequence[Sample], normals: Sequence[Sa
         return [by_id[i] for i in ids]
 
     return OpenSetData(
-        take(split.train), take(split.val), take(split.test),
-        take(split.good_train), take(split.good_val), take(split.good_test),
-        tuple(split.known), tuple(split.unknown),
+        take(split.train),
+        take(split.val),
+        take(split.test),
+        take(split.good_train),
+        take(split.good_val),
+        take(split.good_test),
+        tuple(split.known),
+        tuple(split.unknown),
     )

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from defectlab.metrics.openset import fpr_at_95_tpr, known_unknown_auroc, macro_f1_with_unknown, oscr, oscr_curve
 from defectlab.experiments.openset.data import OpenSetData
 from defectlab.experiments.openset.models import Views
+from defectlab.metrics.openset import fpr_at_95_tpr, known_unknown_auroc, macro_f1_with_unknown, oscr, oscr_curve
 from defectlab.pipelines.cascade import NO_DEFECT, UNKNOWN_DEFECT, LocalizedStage2, cascade_outcomes
 from defectlab.pipelines.openset import METHODS, UNKNOWN, OpenSetHead
 
@@ -46,8 +46,9 @@ class TestSet:
         return [NO_DEFECT if g else (c if k else UNKNOWN_DEFECT) for c, g, k in zip(self.classes, self.is_good, self.is_known)]
 
 
-def evaluate_method(rep: Representation, tests: TestSet, method: str, gate: float | None,
-                    use_kappa: bool = False) -> tuple[dict[str, Any], list[str]]:
+def evaluate_method(
+    rep: Representation, tests: TestSet, method: str, gate: float | None, use_kappa: bool = False
+) -> tuple[dict[str, Any], list[str]]:
     """Metrics of one approach and method; ``gate`` is the stage-1 threshold (None: one stage)."""
     defects = ~tests.is_good
     known, unknown = defects & tests.is_known, defects & ~tests.is_known
@@ -55,8 +56,11 @@ def evaluate_method(rep: Representation, tests: TestSet, method: str, gate: floa
     closed = np.array(rep.head.class_names)[rep.logits.argmax(axis=1)]
     correct = closed[known] == np.array(tests.classes)[known]
     decisions = rep.head.decide(rep.embeddings, rep.logits, method, use_kappa)
-    outcomes = ([UNKNOWN_DEFECT if d == UNKNOWN else d for d in decisions] if gate is None
-                else cascade_outcomes(tests.stage1_scores, gate, decisions))
+    outcomes = (
+        [UNKNOWN_DEFECT if d == UNKNOWN else d for d in decisions]
+        if gate is None
+        else cascade_outcomes(tests.stage1_scores, gate, decisions)
+    )
     truth = tests.truth()
     defect_rows = np.flatnonzero(defects)
     staged = [UNKNOWN_DEFECT if decisions[i] == UNKNOWN else decisions[i] for i in defect_rows]
@@ -97,12 +101,15 @@ def evaluate_all(reps: dict[str, Representation], tests: TestSet, gate: float) -
     return results
 
 
-def test_representations(test_views: Views, whole: OpenSetHead, localized: LocalizedStage2,
-                         data: OpenSetData) -> tuple[dict[str, Representation], TestSet]:
+def test_representations(
+    test_views: Views, whole: OpenSetHead, localized: LocalizedStage2, data: OpenSetData
+) -> tuple[dict[str, Representation], TestSet]:
     """Both representations of the test images (defects of ``data.test``, then ``data.good_test``) and their truth."""
     local_embeddings, local_logits = localized.represent(test_views.features, test_views.patch_maps)
-    reps = {"whole": Representation(whole, test_views.embeddings, test_views.logits),
-            "localized": Representation(localized.head, local_embeddings, local_logits)}
+    reps = {
+        "whole": Representation(whole, test_views.embeddings, test_views.logits),
+        "localized": Representation(localized.head, local_embeddings, local_logits),
+    }
     samples = data.test + data.good_test
     tests = TestSet(
         classes=[s.defect_type for s in samples],

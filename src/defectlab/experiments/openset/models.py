@@ -80,7 +80,9 @@ def labels_of(samples: Sequence[Sample], classes: Sequence[str]) -> np.ndarray:
     return np.array([list(classes).index(s.defect_type) for s in samples])
 
 
-def fit_models(data: OpenSetData, config: OpenSetConfig, cache: FeatureCache | None, log) -> tuple[FittedModels, Backbones, MapSource]:
+def fit_models(
+    data: OpenSetData, config: OpenSetConfig, cache: FeatureCache | None, log
+) -> tuple[FittedModels, Backbones, MapSource]:
     """Fit the gate on normal images, the classifier and both open-set stage-2 heads on known defects."""
     if not data.good_train or not data.good_val:
         raise DataError(f"split {config.name}: stage 1 needs defect-free images (set data.good_root for NEU-style data)")
@@ -93,20 +95,22 @@ def fit_models(data: OpenSetData, config: OpenSetConfig, cache: FeatureCache | N
     good_val_scores, _ = detector.score(backbones.features([s.image for s in data.good_val]))
     threshold = calibrate("quantile", good_val_scores.numpy(), accept=config.stage1.accept).value
     seconds["fit_stage1"] = time.perf_counter() - start
-    log(f"[{config.name}] stage 1 {config.stage1.detector}: threshold {threshold:.4g} "
-        f"(accepts {config.stage1.accept:.0%} of {len(data.good_val)} held-out normal images)")
+    log(
+        f"[{config.name}] stage 1 {config.stage1.detector}: threshold {threshold:.4g} "
+        f"(accepts {config.stage1.accept:.0%} of {len(data.good_val)} held-out normal images)"
+    )
 
     known = data.known
     start = time.perf_counter()
-    classifier = build_classifier("attention", len(known), config.classifier.image_size, weights=config.weights,
-                                  seed=config.seed)
+    classifier = build_classifier("attention", len(known), config.classifier.image_size, weights=config.weights, seed=config.seed)
     assert isinstance(classifier, AttentionClassifier)
     maps = MapSource(classifier, cache)
     train_maps = maps.maps([s.image for s in data.train], progress=True)
     val_maps = maps.maps([s.image for s in data.val], progress=True)
     y_train, y_val = labels_of(data.train, known), labels_of(data.val, known)
-    train_config = TrainConfig(epochs=config.classifier.epochs, patience=config.classifier.patience,
-                               lr=config.classifier.lr, seed=config.seed)
+    train_config = TrainConfig(
+        epochs=config.classifier.epochs, patience=config.classifier.patience, lr=config.classifier.lr, seed=config.seed
+    )
     result = train_on_maps(classifier, train_maps, y_train, val_maps, y_val, train_config)
     classifier.eval()
     seconds["fit_classifier"] = time.perf_counter() - start
@@ -115,8 +119,7 @@ def fit_models(data: OpenSetData, config: OpenSetConfig, cache: FeatureCache | N
     start = time.perf_counter()
     train_embeddings, _ = classifier_outputs(classifier, train_maps)
     val_embeddings, val_logits = classifier_outputs(classifier, val_maps)
-    whole = OpenSetHead(known, config.accept).fit(train_embeddings, y_train, val_embeddings, val_logits,
-                                                  final_layer(classifier))
+    whole = OpenSetHead(known, config.accept).fit(train_embeddings, y_train, val_embeddings, val_logits, final_layer(classifier))
     seconds["fit_whole_head"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -131,8 +134,9 @@ def fit_models(data: OpenSetData, config: OpenSetConfig, cache: FeatureCache | N
     return fitted, backbones, maps
 
 
-def region_model(data: OpenSetData, train_features: torch.Tensor, good_features: torch.Tensor, config: OpenSetConfig,
-                 log) -> DefectRegionModel | None:
+def region_model(
+    data: OpenSetData, train_features: torch.Tensor, good_features: torch.Tensor, config: OpenSetConfig, log
+) -> DefectRegionModel | None:
     """The defect-region model learned from the known training images' masks, or None (switched off,
     or some image has no mask: the anomaly map alone then weights the region)."""
     if not config.learn_regions:
@@ -155,12 +159,15 @@ def classifier_outputs(classifier: AttentionClassifier, maps: torch.Tensor) -> t
 
 def final_layer(classifier: AttentionClassifier) -> tuple[np.ndarray, np.ndarray]:
     """(weight, bias) of the classifier's last linear layer (embeddings to logits)."""
-    return (classifier.final.weight.detach().numpy().astype(np.float64),
-            classifier.final.bias.detach().numpy().astype(np.float64))
+    return (
+        classifier.final.weight.detach().numpy().astype(np.float64),
+        classifier.final.bias.detach().numpy().astype(np.float64),
+    )
 
 
-def views(samples: Sequence[Sample], detector: Detector, classifier: AttentionClassifier, backbones: Backbones,
-          maps: MapSource) -> Views:
+def views(
+    samples: Sequence[Sample], detector: Detector, classifier: AttentionClassifier, backbones: Backbones, maps: MapSource
+) -> Views:
     """Every model's view of ``samples`` (backbone outputs through the cache)."""
     images = [s.image for s in samples]
     features = backbones.features(images)

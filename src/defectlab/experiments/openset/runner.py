@@ -40,8 +40,17 @@ from defectlab.pipelines.openset import METHODS
 from defectlab.report.openset_report import write_openset_report
 
 SUBDIRS = ("classifier", "embeddings", "osr", "cascade", "plots")
-SUMMARY_FIELDS = ("split", "approach", "method", "closed_set_accuracy", "known_unknown_auroc", "fpr_at_95_tpr", "oscr",
-                  "macro_f1_with_unknown", "macro_f1_defects_only")
+SUMMARY_FIELDS = (
+    "split",
+    "approach",
+    "method",
+    "closed_set_accuracy",
+    "known_unknown_auroc",
+    "fpr_at_95_tpr",
+    "oscr",
+    "macro_f1_with_unknown",
+    "macro_f1_defects_only",
+)
 
 
 def ensure_data(config: OpenSetConfig, log: Callable[[str], None]) -> None:
@@ -55,7 +64,9 @@ def ensure_data(config: OpenSetConfig, log: Callable[[str], None]) -> None:
     generate_steel_dataset(data.root, **data.generate)
 
 
-def run_openset_job(config: OpenSetConfig, log: Callable[[str], None] = print, cache: FeatureCache | None = None) -> dict[str, Any]:
+def run_openset_job(
+    config: OpenSetConfig, log: Callable[[str], None] = print, cache: FeatureCache | None = None
+) -> dict[str, Any]:
     """Fit, evaluate and write one split; returns what metrics.json holds."""
     started = time.perf_counter()
     out = config.split_dir
@@ -65,8 +76,10 @@ def run_openset_job(config: OpenSetConfig, log: Callable[[str], None] = print, c
     defects, normals = read_samples(config)
     split = load_or_create_split(out / "split.json", defects, normals, config)
     data = apply_split(split, defects, normals)
-    log(f"[{config.name}] known {list(data.known)} ({len(data.train)} train, {len(data.val)} val), "
-        f"unknown {list(data.unknown)}; test {len(data.test)} defects + {len(data.good_test)} normal")
+    log(
+        f"[{config.name}] known {list(data.known)} ({len(data.train)} train, {len(data.val)} val), "
+        f"unknown {list(data.unknown)}; test {len(data.test)} defects + {len(data.good_test)} normal"
+    )
     fitted, backbones, maps = fit_models(data, config, cache, log)
     test_samples = data.test + data.good_test
     test_views = views(test_samples, fitted.detector, fitted.classifier, backbones, maps)
@@ -78,15 +91,24 @@ def run_openset_job(config: OpenSetConfig, log: Callable[[str], None] = print, c
         "config": jsonable(asdict(config)),
         "seed": config.seed,
         "versions": library_versions(),
-        "sizes": {"train": len(data.train), "val": len(data.val), "test_defects": len(data.test), "test_normal": len(data.good_test)},
+        "sizes": {
+            "train": len(data.train),
+            "val": len(data.val),
+            "test_defects": len(data.test),
+            "test_normal": len(data.good_test),
+        },
         "stage1_threshold": fitted.stage1_threshold,
         "localization": "learned defect region x anomaly map" if fitted.localized.region is not None else "anomaly map",
-        "covariance": {"whole": fitted.whole.scorers["mahalanobis"].covariance_estimator,
-                       "localized": fitted.localized.head.scorers["mahalanobis"].covariance_estimator},
+        "covariance": {
+            "whole": fitted.whole.scorers["mahalanobis"].covariance_estimator,
+            "localized": fitted.localized.head.scorers["mahalanobis"].covariance_estimator,
+        },
         "results": results,
         "decision_method": config.method,
-        "curves": {approach: curves(reps["localized" if approach == "cascade_localized" else "whole"], tests, config.method)
-                   for approach in ("one_stage", "cascade_localized")},
+        "curves": {
+            approach: curves(reps["localized" if approach == "cascade_localized" else "whole"], tests, config.method)
+            for approach in ("one_stage", "cascade_localized")
+        },
         "seconds": {**{k: round(v, 3) for k, v in fitted.seconds.items()}, "total": round(time.perf_counter() - started, 3)},
     }
     atomic_write_text(out / "metrics.json", json.dumps(jsonable(payload), indent=1) + "\n")
@@ -99,9 +121,13 @@ def _write_outputs(out: Path, config: OpenSetConfig, fitted, reps: dict[str, Rep
     atomic_write_text(out / "classifier" / "history.json", json.dumps(jsonable(fitted.history), indent=1) + "\n")
     np.savez_compressed(
         out / "embeddings" / "test.npz",
-        whole=reps["whole"].embeddings, whole_logits=reps["whole"].logits,
-        localized=reps["localized"].embeddings, localized_logits=reps["localized"].logits,
-        stage1_scores=tests.stage1_scores, classes=np.array(tests.classes), ids=np.array([s.id for s in samples]),
+        whole=reps["whole"].embeddings,
+        whole_logits=reps["whole"].logits,
+        localized=reps["localized"].embeddings,
+        localized_logits=reps["localized"].logits,
+        stage1_scores=tests.stage1_scores,
+        classes=np.array(tests.classes),
+        ids=np.array([s.id for s in samples]),
     )
     with open(out / "osr" / "scores.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -113,8 +139,15 @@ def _write_outputs(out: Path, config: OpenSetConfig, fitted, reps: dict[str, Rep
     with open(out / "cascade" / "outcomes.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "truth", "stage1_score", *APPROACHES])
-        outcomes = {a: evaluate_method(reps["localized" if a == "cascade_localized" else "whole"], tests, config.method,
-                                       None if a == "one_stage" else fitted.stage1_threshold)[1] for a in APPROACHES}
+        outcomes = {
+            a: evaluate_method(
+                reps["localized" if a == "cascade_localized" else "whole"],
+                tests,
+                config.method,
+                None if a == "one_stage" else fitted.stage1_threshold,
+            )[1]
+            for a in APPROACHES
+        }
         truth = tests.truth()
         for i, sample in enumerate(samples):
             writer.writerow([sample.id, truth[i], f"{tests.stage1_scores[i]:.6g}", *(outcomes[a][i] for a in APPROACHES)])
@@ -128,8 +161,9 @@ def _update_summary(path: Path, split: str, results: dict[str, dict[str, dict[st
             rows = [r for r in csv.DictReader(handle) if r["split"] != split]
     for approach, methods in results.items():
         for method, metrics in methods.items():
-            rows.append({"split": split, "approach": approach, "method": method,
-                         **{k: f"{metrics[k]:.4f}" for k in SUMMARY_FIELDS[3:]}})
+            rows.append(
+                {"split": split, "approach": approach, "method": method, **{k: f"{metrics[k]:.4f}" for k in SUMMARY_FIELDS[3:]}}
+            )
     rows.sort(key=lambda r: (r["split"], r["approach"], r["method"]))
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as handle:

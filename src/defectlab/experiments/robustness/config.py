@@ -100,9 +100,25 @@ class RobustnessConfig:
 
 
 TOP_KEYS = {
-    "job", "name", "output", "dataset", "detectors", "detector_params", "features", "shifts", "few_shot",
-    "global_model", "cross_domain", "cross_shift", "ablations", "severity", "embeddings", "gallery", "seed",
-    "bootstrap", "adapt_draws",
+    "job",
+    "name",
+    "output",
+    "dataset",
+    "detectors",
+    "detector_params",
+    "features",
+    "shifts",
+    "few_shot",
+    "global_model",
+    "cross_domain",
+    "cross_shift",
+    "ablations",
+    "severity",
+    "embeddings",
+    "gallery",
+    "seed",
+    "bootstrap",
+    "adapt_draws",
 }
 
 
@@ -155,8 +171,9 @@ def _ablations(section: Any, where: str) -> AblationConfig:
     if set(aggregations) - {"max", "topk"}:
         raise ConfigError(f"{where}.aggregation: choose from max, topk; got {aggregations}")
     layers = [tuple(entry) if isinstance(entry, list) else (str(entry),) for entry in raw.get("layers") or []]
-    return AblationConfig(ratios, layers, aggregations, _shift_list(raw.get("shifts") or [], f"{where}.shifts"),
-                          raw.get("categories"))
+    return AblationConfig(
+        ratios, layers, aggregations, _shift_list(raw.get("shifts") or [], f"{where}.shifts"), raw.get("categories")
+    )
 
 
 def _features(section: Any, where: str) -> FeatureConfig:
@@ -217,8 +234,10 @@ def load_robustness_config(path: Path, raw: dict[str, Any]) -> RobustnessConfig:
     )
     if raw.get("few_shot"):
         few = _check_keys(raw["few_shot"], {"shift", "k"}, f"{where}: few_shot")
-        config.few_shot = FewShotConfig(_shift_spec(few.get("shift"), f"{where}: few_shot.shift"),
-                                        _positive_ints(few.get("k", [1, 5, 10, 20]), f"{where}: few_shot.k"))
+        config.few_shot = FewShotConfig(
+            _shift_spec(few.get("shift"), f"{where}: few_shot.shift"),
+            _positive_ints(few.get("k", [1, 5, 10, 20]), f"{where}: few_shot.k"),
+        )
     if raw.get("cross_domain"):
         cross = _check_keys(raw["cross_domain"], {"k", "fraction"}, f"{where}: cross_domain")
         fraction = cross.get("fraction", 0.1)
@@ -226,8 +245,10 @@ def load_robustness_config(path: Path, raw: dict[str, Any]) -> RobustnessConfig:
             raise ConfigError(f"{where}: cross_domain.fraction must be in (0, 1], got {fraction!r}")
         if len(config.categories) < 2:
             raise ConfigError(f"{where}: cross_domain needs at least two categories")
-        config.cross_domain = CrossDomainConfig(_positive_ints(cross.get("k", [1, 5, 10, 20]), f"{where}: cross_domain.k"),
-                                                None if fraction is None else float(fraction))
+        config.cross_domain = CrossDomainConfig(
+            _positive_ints(cross.get("k", [1, 5, 10, 20]), f"{where}: cross_domain.k"),
+            None if fraction is None else float(fraction),
+        )
     if raw.get("severity"):
         sev = _check_keys(raw["severity"], {"corruptions", "levels", "adapted", "categories"}, f"{where}: severity")
         names = list(sev.get("corruptions") or [])
@@ -242,13 +263,18 @@ def load_robustness_config(path: Path, raw: dict[str, Any]) -> RobustnessConfig:
         emb = _check_keys(raw["embeddings"], {"shift", "per_image", "method", "max_points"}, f"{where}: embeddings")
         if emb.get("method", "tsne") not in ("tsne", "pca"):
             raise ConfigError(f"{where}: embeddings.method must be tsne or pca, got {emb.get('method')!r}")
-        config.embeddings = EmbeddingConfig(_shift_spec(emb.get("shift"), f"{where}: embeddings.shift"),
-                                            int(emb.get("per_image", 8)), emb.get("method", "tsne"),
-                                            int(emb.get("max_points", 3000)))
+        config.embeddings = EmbeddingConfig(
+            _shift_spec(emb.get("shift"), f"{where}: embeddings.shift"),
+            int(emb.get("per_image", 8)),
+            emb.get("method", "tsne"),
+            int(emb.get("max_points", 3000)),
+        )
     if config.adapt_draws < 1:
         raise ConfigError(f"{where}: adapt_draws must be a positive integer, got {config.adapt_draws}")
-    for section, chosen in (("ablations", config.ablations.categories),
-                            ("severity", (config.severity.categories if config.severity else None))):
+    for section, chosen in (
+        ("ablations", config.ablations.categories),
+        ("severity", (config.severity.categories if config.severity else None)),
+    ):
         _check_subset(chosen, config.categories, f"{where}: {section}.categories")
     return config
 

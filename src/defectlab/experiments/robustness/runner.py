@@ -15,10 +15,11 @@ import csv
 import io
 import json
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import combinations
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -34,9 +35,7 @@ from defectlab.metrics.delong import delong_test
 from defectlab.report.robustness_report import write_robustness_report
 
 
-def run_robustness_job(
-    config: RobustnessConfig, log: Callable[[str], None] = print, cache: FeatureCache | None = None
-) -> Study:
+def run_robustness_job(config: RobustnessConfig, log: Callable[[str], None] = print, cache: FeatureCache | None = None) -> Study:
     """Run every configured phase; write results.json, robustness.csv, arrays, galleries and the report.
 
     `cache` keeps feature maps on disk between phases and runs; without one, features are recomputed.
@@ -86,7 +85,9 @@ def run_robustness_job(
     write_results(study)
     study.steps[-1]["seconds"] = round(time.perf_counter() - study.steps[-1].pop("_start"), 2)
     study.total_seconds = round(time.perf_counter() - started, 2)
-    atomic_write_text(study.output / "timings.json", json.dumps({"total_seconds": study.total_seconds, "steps": study.steps}, indent=2) + "\n")
+    atomic_write_text(
+        study.output / "timings.json", json.dumps({"total_seconds": study.total_seconds, "steps": study.steps}, indent=2) + "\n"
+    )
     log(f"done in {study.total_seconds / 60:.1f} min")
     return study
 
@@ -120,11 +121,19 @@ def _clean_and_shifts(study: Study, category: str | None, kind: str) -> Bundle:
     study.set_reference(label, kind, "", result.record["metrics"])
     for spec in study.config.shifts:
         shifted = study.shifted(category, spec)
-        degraded = study.evaluate(bundle, shifted.test, category=label, phase="shift_no_adaptation", shift=spec.name,
-                                  train=f"{label}/clean")
+        degraded = study.evaluate(
+            bundle, shifted.test, category=label, phase="shift_no_adaptation", shift=spec.name, train=f"{label}/clean"
+        )
         adapted_bundle = study.fit(shifted.train, shifted.val, study.options(kind), label, study.extra_draws(category, spec))
-        adapted = study.evaluate(adapted_bundle, shifted.test, category=label, phase="shift_adapted", shift=spec.name,
-                                 train=f"{label}/{spec.name}", gallery=True)
+        adapted = study.evaluate(
+            adapted_bundle,
+            shifted.test,
+            category=label,
+            phase="shift_adapted",
+            shift=spec.name,
+            train=f"{label}/{spec.name}",
+            gallery=True,
+        )
         study.log(f"    {spec.name}: image AUROC clean {_f(result)} -> shifted {_f(degraded)} -> adapted {_f(adapted)}")
     return bundle
 
@@ -161,8 +170,15 @@ def _few_shot(study: Study, category: str | None, kind: str, bundle: Bundle) -> 
         adapted = _adapt_or_skip(study, bundle, _shots(normals, k, study.config.seed))
         if adapted is None:
             return
-        e = study.evaluate(adapted, shifted.test, category=label, phase="few_shot", shift=few.shift.name,
-                           train=f"{label}/clean + {k} {few.shift.name}", variant={"k": k, "method": "adapt"})
+        e = study.evaluate(
+            adapted,
+            shifted.test,
+            category=label,
+            phase="few_shot",
+            shift=few.shift.name,
+            train=f"{label}/clean + {k} {few.shift.name}",
+            variant={"k": k, "method": "adapt"},
+        )
         line.append(f"k={k} {_f(e)}")
     study.log(f"    few-shot {few.shift.name}: " + ", ".join(line))
 
@@ -175,9 +191,15 @@ def _cross_shift(study: Study, category: str | None, kind: str) -> None:
         for test_spec in study.config.shifts:
             if test_spec == train_spec:
                 continue
-            study.evaluate(bundle, study.shifted(category, test_spec, ("test",)).test, category=label,
-                           phase="cross_shift", shift=test_spec.name, train=f"{label}/{train_spec.name}",
-                           variant={"train_shift": train_spec.name, "test_shift": test_spec.name})
+            study.evaluate(
+                bundle,
+                study.shifted(category, test_spec, ("test",)).test,
+                category=label,
+                phase="cross_shift",
+                shift=test_spec.name,
+                train=f"{label}/{train_spec.name}",
+                variant={"train_shift": train_spec.name, "test_shift": test_spec.name},
+            )
 
 
 def _ablations(study: Study, category: str | None, kind: str, bundle: Bundle) -> None:
@@ -193,19 +215,34 @@ def _ablations(study: Study, category: str | None, kind: str, bundle: Bundle) ->
         features = None if layers is None else replace(config.features, layers=tuple(layers))
         variant_bundle = study.fit(clean.train, clean.val, study.options(kind, params, features), label)
         variant = {"ablation": name, "value": value}
-        e = study.evaluate(variant_bundle, clean.test, category=label, phase="ablation", shift=CLEAN,
-                           train=f"{label}/clean", variant=variant)
+        e = study.evaluate(
+            variant_bundle, clean.test, category=label, phase="ablation", shift=CLEAN, train=f"{label}/clean", variant=variant
+        )
         study.set_reference(label, kind, f"{name}={value}", e.record["metrics"])
         scores = [f"clean {_f(e)}"]
         for spec in config.shifts[:1]:  # the first shift only: the variants' own features cost a full extraction each
-            s = study.evaluate(variant_bundle, study.shifted(category, spec, ("test",)).test, category=label,
-                               phase="ablation", shift=spec.name, train=f"{label}/clean", variant=variant,
-                               reference=f"{name}={value}")
+            s = study.evaluate(
+                variant_bundle,
+                study.shifted(category, spec, ("test",)).test,
+                category=label,
+                phase="ablation",
+                shift=spec.name,
+                train=f"{label}/clean",
+                variant=variant,
+                reference=f"{name}={value}",
+            )
             scores.append(f"{spec.name} {_f(s)}")
         study.log(f"    {name}={value}: " + ", ".join(scores))
     for spec in config.ablations.shifts:
-        e = study.evaluate(bundle, study.shifted(category, spec, ("test",)).test, category=label, phase="ablation",
-                           shift=spec.name, train=f"{label}/clean", variant={"ablation": "shift", "value": spec.name})
+        e = study.evaluate(
+            bundle,
+            study.shifted(category, spec, ("test",)).test,
+            category=label,
+            phase="ablation",
+            shift=spec.name,
+            train=f"{label}/clean",
+            variant={"ablation": "shift", "value": spec.name},
+        )
         study.log(f"    shift {spec.name} (no adaptation): {_f(e)}")
 
 
@@ -219,14 +256,27 @@ def _severity(study: Study, category: str | None, kind: str, bundle: Bundle) -> 
             spec = ShiftSpec(corruption=name, severity=level)
             parts = ("train", "val", "test") if sev.adapted else ("test",)
             shifted = study.shifted(category, spec, parts)
-            e = study.evaluate(bundle, shifted.test, category=label, phase="severity", shift=spec.name,
-                               train=f"{label}/clean", variant={"corruption": name, "severity": level, "adapted": False})
+            e = study.evaluate(
+                bundle,
+                shifted.test,
+                category=label,
+                phase="severity",
+                shift=spec.name,
+                train=f"{label}/clean",
+                variant={"corruption": name, "severity": level, "adapted": False},
+            )
             line.append(f"{level}: {_f(e)}")
             if sev.adapted:
                 refit = study.fit(shifted.train, shifted.val, study.options(kind), label)
-                a = study.evaluate(refit, shifted.test, category=label, phase="severity", shift=spec.name,
-                                   train=f"{label}/{spec.name}",
-                                   variant={"corruption": name, "severity": level, "adapted": True})
+                a = study.evaluate(
+                    refit,
+                    shifted.test,
+                    category=label,
+                    phase="severity",
+                    shift=spec.name,
+                    train=f"{label}/{spec.name}",
+                    variant={"corruption": name, "severity": level, "adapted": True},
+                )
                 line[-1] += f"/{_f(a)}"
         study.log(f"    severity {name}: " + ", ".join(line))
 
@@ -236,7 +286,10 @@ def _embeddings(study: Study, category: str | None) -> None:
     emb = study.config.embeddings
     assert emb is not None
     X, anomalous, domain = [], [], []
-    for name, test in (("clean", study.clean(category).test), (emb.shift.name, study.shifted(category, emb.shift, ("test",)).test)):
+    for name, test in (
+        ("clean", study.clean(category).test),
+        (emb.shift.name, study.shifted(category, emb.shift, ("test",)).test),
+    ):
         labels = np.array([s.label for s in test])
         masks = _masks(test)
         x, a, _ = sample_patch_embeddings(study.features(test), labels, masks, emb.per_image, study.config.seed)
@@ -245,8 +298,14 @@ def _embeddings(study: Study, category: str | None) -> None:
         domain += [name] * len(x)
     coords, kept = project_2d(np.concatenate(X), emb.method, study.config.seed, emb.max_points)
     buffer = io.BytesIO()
-    np.savez(buffer, coords=coords, anomalous=np.concatenate(anomalous)[kept], domain=np.array(domain, dtype=str)[kept],
-             kind=np.array("patch"), method=np.array(emb.method))
+    np.savez(
+        buffer,
+        coords=coords,
+        anomalous=np.concatenate(anomalous)[kept],
+        domain=np.array(domain, dtype=str)[kept],
+        kind=np.array("patch"),
+        method=np.array(emb.method),
+    )
     atomic_write_bytes(study.output / "embeddings" / f"{label}.npz", buffer.getvalue())
 
 
@@ -270,8 +329,9 @@ def _global(study: Study, kind: str) -> None:
     line = []
     for category in study.config.categories:
         label = category or "all"
-        e = study.evaluate(bundle, study.clean(category).test, category=label, phase="global", shift=CLEAN,
-                           train=f"{names}/clean")
+        e = study.evaluate(
+            bundle, study.clean(category).test, category=label, phase="global", shift=CLEAN, train=f"{names}/clean"
+        )
         line.append(f"{label} {_f(e)}")
     study.log("    global model: " + ", ".join(line))
 
@@ -291,16 +351,29 @@ def _cross_domain(study: Study, kind: str, clean_models: dict[tuple[str, str], B
             if cross.fraction is not None:
                 ks.append(max(1, int(round(cross.fraction * len(normals)))))
             line = []
-            e = study.evaluate(bundle, parts.test, category=tgt, phase="cross_domain", shift=CLEAN, train=f"{src}/clean",
-                               variant={"source": src, "target": tgt, "k": 0, "method": "none"})
+            e = study.evaluate(
+                bundle,
+                parts.test,
+                category=tgt,
+                phase="cross_domain",
+                shift=CLEAN,
+                train=f"{src}/clean",
+                variant={"source": src, "target": tgt, "k": 0, "method": "none"},
+            )
             line.append(f"k=0 {_f(e)}")
             for k in sorted(set(k for k in ks if k <= len(normals))):
                 adapted = _adapt_or_skip(study, bundle, _shots(normals, k, study.config.seed))
                 if adapted is None:
                     break
-                e = study.evaluate(adapted, parts.test, category=tgt, phase="cross_domain", shift=CLEAN,
-                                   train=f"{src}/clean + {k} {tgt}",
-                                   variant={"source": src, "target": tgt, "k": k, "method": "adapt"})
+                e = study.evaluate(
+                    adapted,
+                    parts.test,
+                    category=tgt,
+                    phase="cross_domain",
+                    shift=CLEAN,
+                    train=f"{src}/clean + {k} {tgt}",
+                    variant={"source": src, "target": tgt, "k": k, "method": "adapt"},
+                )
                 line.append(f"k={k} {_f(e)}")
             study.log(f"    {src} -> {tgt}: " + ", ".join(line))
 
@@ -319,23 +392,41 @@ def comparisons(evaluations: list[Evaluation]) -> list[dict[str, Any]]:
                 continue
             test = delong_test(a.labels, a.scores, b.scores)
             r = a.record
-            out.append({
-                "category": r["category"], "phase": r["phase"], "shift": r["shift"], "variant": r["variant"],
-                "a": r["detector"], "b": b.record["detector"], "metric": "image_auroc",
-                "value_a": test.auc_a, "value_b": test.auc_b, "difference": test.difference,
-                "ci": [test.low, test.high], "p_value": test.p_value, "method": "delong",
-            })
+            out.append(
+                {
+                    "category": r["category"],
+                    "phase": r["phase"],
+                    "shift": r["shift"],
+                    "variant": r["variant"],
+                    "a": r["detector"],
+                    "b": b.record["detector"],
+                    "metric": "image_auroc",
+                    "value_a": test.auc_a,
+                    "value_b": test.auc_b,
+                    "difference": test.difference,
+                    "ci": [test.low, test.high],
+                    "p_value": test.p_value,
+                    "method": "delong",
+                }
+            )
     return out
 
 
 def write_results(study: Study) -> None:
     """results.json (the contract read by `defectlab report`), robustness.csv, and the report."""
     config = study.config
-    embeddings = [{"category": c or "all", "file": f"embeddings/{c or 'all'}.npz"} for c in config.categories
-                  if (study.output / "embeddings" / f"{c or 'all'}.npz").is_file()] if config.embeddings else []
+    embeddings = (
+        [
+            {"category": c or "all", "file": f"embeddings/{c or 'all'}.npz"}
+            for c in config.categories
+            if (study.output / "embeddings" / f"{c or 'all'}.npz").is_file()
+        ]
+        if config.embeddings
+        else []
+    )
     record = {
         "job": "robustness",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "seed": config.seed,
         "versions": library_versions(),
         "config": config.raw,
@@ -351,19 +442,34 @@ def write_results(study: Study) -> None:
 def flat_csv(records: list[dict[str, Any]]) -> str:
     """One row per evaluation: identity, variant, every headline metric, its RI and the AUROC CI."""
     buffer = io.StringIO()
-    fields = ["category", "detector", "phase", "shift", "train", "variant", *HEADLINE, *[f"ri_{m}" for m in HEADLINE],
-              "image_auroc_low", "image_auroc_high", "n_test", "n_anomalous"]
+    fields = [
+        "category",
+        "detector",
+        "phase",
+        "shift",
+        "train",
+        "variant",
+        *HEADLINE,
+        *[f"ri_{m}" for m in HEADLINE],
+        "image_auroc_low",
+        "image_auroc_high",
+        "n_test",
+        "n_anomalous",
+    ]
     writer = csv.DictWriter(buffer, fieldnames=fields)
     writer.writeheader()
     for r in records:
         low, high = r["intervals"].get("image_auroc", [None, None])
-        writer.writerow({
-            **{k: r[k] for k in ("category", "detector", "phase", "shift", "train", "n_test", "n_anomalous")},
-            "variant": json.dumps(r["variant"], sort_keys=True) if r["variant"] else "",
-            **{m: r["metrics"][m] for m in HEADLINE},
-            **{f"ri_{m}": r["ri"][m] for m in HEADLINE},
-            "image_auroc_low": low, "image_auroc_high": high,
-        })
+        writer.writerow(
+            {
+                **{k: r[k] for k in ("category", "detector", "phase", "shift", "train", "n_test", "n_anomalous")},
+                "variant": json.dumps(r["variant"], sort_keys=True) if r["variant"] else "",
+                **{m: r["metrics"][m] for m in HEADLINE},
+                **{f"ri_{m}": r["ri"][m] for m in HEADLINE},
+                "image_auroc_low": low,
+                "image_auroc_high": high,
+            }
+        )
     return buffer.getvalue()
 
 
@@ -376,7 +482,8 @@ def text_table(study: Study) -> str:
             continue
         ri = r["ri"]["image_auroc"]
         auc = r["metrics"]["image_auroc"]
-        lines.append(f"{r['category']:10} {r['detector']:10} {r['shift']:22} {r['phase']:20} "
-                     f"{'' if auc is None else format(auc, '6.3f'):>6} {'' if ri is None else format(ri, '.3f'):>6}")
+        lines.append(
+            f"{r['category']:10} {r['detector']:10} {r['shift']:22} {r['phase']:20} "
+            f"{'' if auc is None else format(auc, '6.3f'):>6} {'' if ri is None else format(ri, '.3f'):>6}"
+        )
     return "\n".join(lines)
-

@@ -12,9 +12,10 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -100,8 +101,9 @@ class Study:
         label = category or "all"
         if label not in self._clean:
             samples = read_dataset(self.config.data_root, self.config.data_format, category)
-            split = load_or_create_split(self.output / "splits" / f"{label}.json", samples,
-                                         self.config.split_rule, self.config.seed)
+            split = load_or_create_split(
+                self.output / "splits" / f"{label}.json", samples, self.config.split_rule, self.config.seed
+            )
             self._clean[label] = Parts(*apply(split, samples))
         return self._clean[label]
 
@@ -113,8 +115,14 @@ class Study:
         have = self._shifted.get(key, Parts([], [], []))
         for part in parts:
             if not getattr(have, part) and getattr(clean, part):
-                setattr(have, part, [shift_sample(s, spec.corruption, spec.preset, spec.severity, self.config.seed)
-                                     for s in getattr(clean, part)])
+                setattr(
+                    have,
+                    part,
+                    [
+                        shift_sample(s, spec.corruption, spec.preset, spec.severity, self.config.seed)
+                        for s in getattr(clean, part)
+                    ],
+                )
         self._shifted[key] = have
         return have
 
@@ -135,12 +143,12 @@ class Study:
     # ---- models -----------------------------------------------------------------------------
     def options(self, kind: str, params: dict[str, Any] | None = None, features: FeatureConfig | None = None) -> FitOptions:
         merged = {**self.config.detector_params.get(kind, {}), **(params or {})}
-        return FitOptions(detector=kind, detector_params=merged, features=features or self.config.features,
-                          seed=self.config.seed)
+        return FitOptions(detector=kind, detector_params=merged, features=features or self.config.features, seed=self.config.seed)
 
     def new_model(self, options: FitOptions) -> AnomalyModel:
-        model = AnomalyModel(detector=make_detector(options.detector, options.detector_params),
-                             features=options.features, cache=self.cache)
+        model = AnomalyModel(
+            detector=make_detector(options.detector, options.detector_params), features=options.features, cache=self.cache
+        )
         return self._share(model)
 
     def _share(self, model: AnomalyModel) -> AnomalyModel:
@@ -150,7 +158,11 @@ class Study:
         return model.share_extractor(self._extractors[model.features])
 
     def fit(
-        self, train: Sequence[Sample], val: Sequence[Sample], options: FitOptions, category: str,
+        self,
+        train: Sequence[Sample],
+        val: Sequence[Sample],
+        options: FitOptions,
+        category: str,
         extra: Sequence[Sample] = (),
     ) -> Bundle:
         """A fitted, calibrated bundle; loaded from the model cache when the same fit was done before.
@@ -246,14 +258,18 @@ class Study:
         fp, fn = error_indices(result.labels, result.scores, result.threshold, self.config.gallery)
         out: dict[str, str] = {}
         size = bundle.model.features.image_size
-        for name, indices, title in (("false_positives", fp, "false positives (normal, flagged)"),
-                                     ("false_negatives", fn, "false negatives (defective, passed)")):
+        for name, indices, title in (
+            ("false_positives", fp, "false positives (normal, flagged)"),
+            ("false_negatives", fn, "false negatives (defective, passed)"),
+        ):
             if len(indices) == 0:
                 continue
             chosen = [test[i] for i in indices]
             maps = bundle.model.predict([s.image for s in chosen]).maps
-            examples = [Example(s.id, resized_image(s.image, size), m, float(result.scores[i]), int(s.label))
-                        for s, m, i in zip(chosen, maps, indices)]
+            examples = [
+                Example(s.id, resized_image(s.image, size), m, float(result.scores[i]), int(s.label))
+                for s, m, i in zip(chosen, maps, indices)
+            ]
             relative = f"galleries/{eval_id}_{'fp' if name == 'false_positives' else 'fn'}.png"
             atomic_write_bytes(self.output / relative, example_grid_png(f"{eval_id}: {title}", [(title, examples)]))
             out[name] = relative

@@ -45,8 +45,14 @@ class StudyContext:
     """The categories with their test features and router embeddings, one shared feature extractor,
     and the detector fits (memoized per category and kind)."""
 
-    def __init__(self, cfg: RouterStudyConfig, categories: dict[str, Category], cache: FeatureCache | None,
-                 log: Callable[[str], None], progress: bool) -> None:
+    def __init__(
+        self,
+        cfg: RouterStudyConfig,
+        categories: dict[str, Category],
+        cache: FeatureCache | None,
+        log: Callable[[str], None],
+        progress: bool,
+    ) -> None:
         self.cfg, self.categories, self.cache, self.log, self.progress = cfg, categories, cache, log, progress
         self.extractor = FeatureExtractor(cfg.features)
         self.embed = cfg.make_router().embed
@@ -82,8 +88,14 @@ class StudyContext:
     def options(self, kind: str) -> FitOptions:
         """How detector ``kind`` is fitted and calibrated in this study."""
         cfg = self.cfg
-        return FitOptions(detector=kind, detector_params=cfg.params(kind), features=cfg.features,
-                          threshold=cfg.threshold, holdout=cfg.calibration_holdout, seed=cfg.seed)
+        return FitOptions(
+            detector=kind,
+            detector_params=cfg.params(kind),
+            features=cfg.features,
+            threshold=cfg.threshold,
+            holdout=cfg.calibration_holdout,
+            seed=cfg.seed,
+        )
 
     def detector(self, name: str, kind: str) -> Fitted:
         """Category ``name``'s detector of ``kind``, fitted (and measured) on first use."""
@@ -109,8 +121,9 @@ class StudyContext:
         self.log(f"    fitting one global {kind} on the normals of {len(self.categories)} categories ({len(fit)} images)")
         return self._fit_bundle(fit, calibration, kind, "global", "+".join(self.categories))[0]
 
-    def _fit_bundle(self, train: Sequence[Sample], val: Sequence[Sample], kind: str, name: str,
-                    dataset: str) -> tuple[Bundle, float]:
+    def _fit_bundle(
+        self, train: Sequence[Sample], val: Sequence[Sample], kind: str, name: str, dataset: str
+    ) -> tuple[Bundle, float]:
         options = self.options(kind)
         model = AnomalyModel(make_detector(kind, options.detector_params), options.features, cache=self.cache)
         model.share_extractor(self.extractor)

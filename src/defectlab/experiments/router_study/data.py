@@ -81,8 +81,16 @@ def synthetic_data(cfg: RouterStudyConfig, log: Callable[[str], None]) -> Path:
         return root
     synth = cfg.synthetic
     log(f"    generating synthetic categories {', '.join(synth.categories)} into {root}")
-    generate_synthetic_dataset(root, synth.categories, n_train=synth.n_train, n_test_good=synth.n_test_good,
-                               n_test_defect_per_type=synth.n_defect, size=synth.size, seed=cfg.seed, overwrite=True)
+    generate_synthetic_dataset(
+        root,
+        synth.categories,
+        n_train=synth.n_train,
+        n_test_good=synth.n_test_good,
+        n_test_defect_per_type=synth.n_defect,
+        size=synth.size,
+        seed=cfg.seed,
+        overwrite=True,
+    )
     for name in synth.categories:
         (cfg.output / "splits" / f"{name}.json").unlink(missing_ok=True)
     atomic_write_text(stamp_file, json.dumps(stamp, indent=1) + "\n")

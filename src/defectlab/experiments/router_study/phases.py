@@ -49,7 +49,9 @@ class RouteOutcome:
     @classmethod
     def join(cls, outcomes: Sequence[RouteOutcome]) -> RouteOutcome:
         """All images of ``outcomes`` together."""
-        return cls(*(np.concatenate([getattr(o, f) for o in outcomes]) for f in ("routed", "predicted", "truth", "labels", "distance")))
+        return cls(
+            *(np.concatenate([getattr(o, f) for o in outcomes]) for f in ("routed", "predicted", "truth", "labels", "distance"))
+        )
 
     def shares(self) -> dict[str, Any]:
         """Counts and shares: head accuracy (forced choice) and accuracy of the routes taken (refusals left
@@ -112,19 +114,21 @@ def unknown_phase(ctx: StudyContext) -> dict[str, Any]:
         router = fit_router(ctx, known)
         outcome = _outcome(ctx, router, held, known=False)
         misrouted = Counter(router.categories[k] for k in outcome.routed if k != UNKNOWN)
-        trials.append({
-            "held_out": held,
-            "limits": router.limits,
-            "held_out_shares": outcome.shares(),
-            "misrouted_to": {name: count / len(outcome.routed) for name, count in misrouted.most_common()},
-            "known_shares": (others := RouteOutcome.join([_outcome(ctx, router, n) for n in known])).shares(),
-            "distance_over_limit": {
-                "held_out_min": float(outcome.distance.min()),
-                "known_normal_p99": float(np.quantile(others.distance[others.labels == 0], 0.99)),
-                "known_defective_p50": _quantile(others.distance[others.labels == 1], 0.5),
-                "known_defective_p90": _quantile(others.distance[others.labels == 1], 0.9),
-            },
-        })
+        trials.append(
+            {
+                "held_out": held,
+                "limits": router.limits,
+                "held_out_shares": outcome.shares(),
+                "misrouted_to": {name: count / len(outcome.routed) for name, count in misrouted.most_common()},
+                "known_shares": (others := RouteOutcome.join([_outcome(ctx, router, n) for n in known])).shares(),
+                "distance_over_limit": {
+                    "held_out_min": float(outcome.distance.min()),
+                    "known_normal_p99": float(np.quantile(others.distance[others.labels == 0], 0.99)),
+                    "known_defective_p50": _quantile(others.distance[others.labels == 1], 0.5),
+                    "known_defective_p90": _quantile(others.distance[others.labels == 1], 0.9),
+                },
+            }
+        )
     if not trials:
         return {"trials": []}
     held = [t["held_out_shares"]["called_unknown"] for t in trials]
@@ -138,8 +142,9 @@ def unknown_phase(ctx: StudyContext) -> dict[str, Any]:
     }
 
 
-def system_metrics(labels: np.ndarray, scores: np.ndarray, maps: np.ndarray | None,
-                   masks: np.ndarray | None) -> dict[str, float | None]:
+def system_metrics(
+    labels: np.ndarray, scores: np.ndarray, maps: np.ndarray | None, masks: np.ndarray | None
+) -> dict[str, float | None]:
     """Image AUROC/AUPRC, F1 at relative score 1 (the decision threshold), and pixel AUROC/AUPRO when masks exist."""
     pixel = masks is not None and maps is not None
     return {
@@ -165,12 +170,14 @@ def systems_phase(ctx: StudyContext, router: CategoryRouter) -> dict[str, Any]:
         with_maps = masks is not None
         rows: dict[str, Any] = {}
         prediction = routed.predict_features(features, with_maps)
-        rows["routed"] = system_metrics(labels, prediction.relative_scores(),
-                                        prediction.relative_maps() if with_maps else None, masks)
+        rows["routed"] = system_metrics(
+            labels, prediction.relative_scores(), prediction.relative_maps() if with_maps else None, masks
+        )
         oracle = ctx.detector(name, kind)
         threshold = oracle.bundle.threshold.value
-        rows["oracle"] = system_metrics(labels, oracle.prediction.scores / threshold,
-                                        oracle.prediction.maps / threshold if with_maps else None, masks)
+        rows["oracle"] = system_metrics(
+            labels, oracle.prediction.scores / threshold, oracle.prediction.maps / threshold if with_maps else None, masks
+        )
         if global_bundle is not None:
             own = global_bundle.model.predict_features(features, with_maps)
             threshold = global_bundle.threshold.value
@@ -178,8 +185,13 @@ def systems_phase(ctx: StudyContext, router: CategoryRouter) -> dict[str, Any]:
         per_category[name] = rows
     systems = [s for s in SYSTEMS if s != "global" or global_bundle is not None]
     macro = {s: {m: _mean([r[s][m] for r in per_category.values()]) for m in SYSTEM_METRICS} for s in systems}
-    return {"detector": kind, "systems": systems, "per_category": per_category, "macro": macro,
-            "global_threshold": None if global_bundle is None else global_bundle.threshold.to_dict()}
+    return {
+        "detector": kind,
+        "systems": systems,
+        "per_category": per_category,
+        "macro": macro,
+        "global_threshold": None if global_bundle is None else global_bundle.threshold.to_dict(),
+    }
 
 
 def detectors_phase(ctx: StudyContext) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from defectlab.backbones.cache import FeatureCache
@@ -35,7 +35,9 @@ from defectlab.report.router_report import JOB, write_router_report
 
 
 def run_router_job(
-    cfg: RouterStudyConfig, log: Callable[[str], None] = print, cache: FeatureCache | None = None,
+    cfg: RouterStudyConfig,
+    log: Callable[[str], None] = print,
+    cache: FeatureCache | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the study; returns the results written to ``cfg.output / "results.json"``."""
@@ -52,12 +54,25 @@ def run_router_job(
     backbone_ms = ctx.backbone_ms_per_image()
     done()
     results: dict[str, Any] = {
-        "job": JOB, "config": jsonable(asdict(cfg)), "seed": cfg.seed, "versions": library_versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cache": cache is not None,
+        "job": JOB,
+        "config": jsonable(asdict(cfg)),
+        "seed": cfg.seed,
+        "versions": library_versions(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cache": cache is not None,
         "backbone_ms_per_image": backbone_ms,
-        "categories": {name: {"source": c.source, "n_train": len(c.train), "n_router_train": len(c.router_train),
-                              "n_val": len(c.val), "n_test": len(c.test), "n_test_defective": int(c.labels.sum()),
-                              "masks": c.has_masks} for name, c in categories.items()},
+        "categories": {
+            name: {
+                "source": c.source,
+                "n_train": len(c.train),
+                "n_router_train": len(c.router_train),
+                "n_val": len(c.val),
+                "n_test": len(c.test),
+                "n_test_defective": int(c.labels.sum()),
+                "masks": c.has_masks,
+            }
+            for name, c in categories.items()
+        },
     }
     done = timed(steps, log, "router over every category: accuracy and confusion")
     router = fit_router(ctx, list(categories))

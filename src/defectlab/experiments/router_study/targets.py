@@ -23,26 +23,37 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     routing = results.get("routing")
     if routing:
-        for key, name in (("routed_accuracy", "router accuracy on the images it routes (refusals: next rows)"),
-                          ("head_accuracy", "router head accuracy, forced choice on every test image")):
+        for key, name in (
+            ("routed_accuracy", "router accuracy on the images it routes (refusals: next rows)"),
+            ("head_accuracy", "router head accuracy, forced choice on every test image"),
+        ):
             accuracy = routing["overall"][key]
             rows.append(_target(name, accuracy, f">= {ROUTER_ACCURACY}", accuracy >= ROUTER_ACCURACY))
         refused = routing["overall"]["called_unknown"]
-        rows.append(_target("known images called unknown (router over all categories)", refused,
-                            f"<= {KNOWN_UNKNOWN}", refused <= KNOWN_UNKNOWN))
+        rows.append(
+            _target(
+                "known images called unknown (router over all categories)",
+                refused,
+                f"<= {KNOWN_UNKNOWN}",
+                refused <= KNOWN_UNKNOWN,
+            )
+        )
     systems = results.get("systems")
     if systems:
         routed, oracle = (systems["macro"][s]["image_auroc"] for s in ("routed", "oracle"))
-        rows.append(_target("oracle minus routed macro image AUROC", oracle - routed, f"<= {ROUTED_GAP}",
-                            oracle - routed <= ROUTED_GAP))
+        rows.append(
+            _target("oracle minus routed macro image AUROC", oracle - routed, f"<= {ROUTED_GAP}", oracle - routed <= ROUTED_GAP)
+        )
     unknown = results.get("unknown") or {}
     if unknown.get("trials"):
         held = unknown["held_out_unknown_min"]
-        rows.append(_target("held-out category called unknown (worst trial)", held, f">= {HELD_OUT_UNKNOWN}",
-                            held >= HELD_OUT_UNKNOWN))
+        rows.append(
+            _target("held-out category called unknown (worst trial)", held, f">= {HELD_OUT_UNKNOWN}", held >= HELD_OUT_UNKNOWN)
+        )
         known = unknown["known_unknown_max"]
-        rows.append(_target("known images called unknown (worst held-out trial)", known, f"<= {KNOWN_UNKNOWN}",
-                            known <= KNOWN_UNKNOWN))
+        rows.append(
+            _target("known images called unknown (worst held-out trial)", known, f"<= {KNOWN_UNKNOWN}", known <= KNOWN_UNKNOWN)
+        )
     rows += _cae_targets(results.get("detectors") or {})
     return rows
 
