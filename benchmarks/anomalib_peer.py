@@ -31,7 +31,7 @@ def fit_and_score(cell: str, coreset_ratio: float = 0.01, size: int = 224, batch
     import anomalib
     from anomalib.models.image.patchcore.torch_model import PatchcoreModel
 
-    from defectlab.backbones.efficientnet_lite import load_efficientnet_lite0_state
+    from defectlab.backbones.efficientnet_lite import load_efficientnet_lite_state
     from defectlab.data.elpv import read_elpv
     from defectlab.data.splits import apply, make_split
     from defectlab.metrics.image import auprc, auroc
@@ -40,7 +40,7 @@ def fit_and_score(cell: str, coreset_ratio: float = 0.01, size: int = 224, batch
     train, _, test = apply(make_split(samples, "elpv", 42), samples)
     model = PatchcoreModel(layers=["blocks.2", "blocks.4"], backbone="tf_efficientnet_lite0", pre_trained=False, num_neighbors=9)
     extractor = model.feature_extractor.feature_extractor
-    state = {k: v for k, v in load_efficientnet_lite0_state().items() if k in extractor.state_dict()}
+    state = {k: v for k, v in load_efficientnet_lite_state().items() if k in extractor.state_dict()}
     missing = set(extractor.state_dict()) - set(state)
     if missing:
         raise RuntimeError(f"weights do not cover anomalib's extractor: {sorted(missing)[:5]}")

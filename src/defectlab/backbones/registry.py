@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import timm
 import torch
 from torch import nn
 
-from defectlab.backbones.efficientnet_lite import convert_state_dict, load_efficientnet_lite0_state
+from defectlab.backbones.efficientnet_lite import STAGE_REPEATS, convert_state_dict, load_efficientnet_lite_state
 from defectlab.errors import ConfigError, ModelError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -57,16 +58,17 @@ def _torchvision_hint(name: str) -> str:
     )
 
 
-register(
-    BackboneSpec(
-        "efficientnet_lite0",
-        "tf_efficientnet_lite0",
-        ("blocks.2", "blocks.4"),
-        (0.5, 0.5, 0.5),
-        (0.5, 0.5, 0.5),
-        bundled_weights=load_efficientnet_lite0_state,
+for _variant in STAGE_REPEATS:
+    register(
+        BackboneSpec(
+            f"efficientnet_{_variant}",
+            f"tf_efficientnet_{_variant}",
+            ("blocks.2", "blocks.4"),
+            (0.5, 0.5, 0.5),
+            (0.5, 0.5, 0.5),
+            bundled_weights=partial(load_efficientnet_lite_state, _variant),
+        )
     )
-)
 for _name, _timm in (("resnet18", "resnet18"), ("resnet50", "resnet50"), ("wide_resnet50_2", "wide_resnet50_2")):
     register(BackboneSpec(_name, _timm, ("layer2", "layer3"), IMAGENET_MEAN, IMAGENET_STD, weights_hint=_torchvision_hint(_name)))
 
@@ -106,8 +108,9 @@ def create_backbone(name: str, weights: str | Path | None = "default") -> nn.Mod
         state = spec.bundled_weights()
     else:
         state = _read_weights_file(Path(weights))
-        if spec.name == "efficientnet_lite0" and any(k.startswith("_blocks.") for k in state):
-            state = convert_state_dict(state)
+        variant = spec.name.removeprefix("efficientnet_")
+        if variant in STAGE_REPEATS and any(k.startswith("_blocks.") for k in state):
+            state = convert_state_dict(state, variant)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

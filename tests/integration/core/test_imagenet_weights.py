@@ -1,4 +1,4 @@
-"""The bundled EfficientNet-Lite0 weights, converted to timm names, still classify ImageNet photos."""
+"""The bundled EfficientNet-Lite0/1/2 weights, converted to timm names, still classify ImageNet photos."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from skimage import data
 
-from defectlab.backbones.efficientnet_lite import bundled_weights_path, load_efficientnet_lite0_state
+from defectlab.backbones.efficientnet_lite import STAGE_REPEATS, bundled_weights_path, load_efficientnet_lite_state
 from defectlab.backbones.registry import create_backbone
 
 pytestmark = pytest.mark.weights
@@ -26,9 +26,9 @@ def _batch(images: list[np.ndarray]) -> torch.Tensor:
     return torch.cat(out)
 
 
-@pytest.fixture(scope="module")
-def probabilities() -> torch.Tensor:
-    model = create_backbone("efficientnet_lite0")
+@pytest.fixture(scope="module", params=sorted(STAGE_REPEATS))
+def probabilities(request) -> torch.Tensor:
+    model = create_backbone(f"efficientnet_{request.param}")
     with torch.inference_mode():
         return model(_batch([data.chelsea(), data.coffee()])).softmax(1)
 
@@ -43,9 +43,10 @@ def test_coffee_is_espresso(probabilities) -> None:
     assert float(probabilities[1, ESPRESSO]) > 0.5
 
 
-def test_bundled_file_converts_to_exactly_timm_keys() -> None:
-    assert bundled_weights_path().is_file()
-    state = load_efficientnet_lite0_state()
-    reference = create_backbone("efficientnet_lite0", "random").state_dict()
+@pytest.mark.parametrize("variant", sorted(STAGE_REPEATS))
+def test_bundled_file_converts_to_exactly_timm_keys(variant: str) -> None:
+    assert bundled_weights_path(variant).is_file()
+    state = load_efficientnet_lite_state(variant)
+    reference = create_backbone(f"efficientnet_{variant}", "random").state_dict()
     assert set(state) == set(reference)
     assert all(state[k].shape == reference[k].shape for k in state)

@@ -62,19 +62,22 @@ OTHER_BLOCKS = {
 TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
 
 
-def _flat_to_stage() -> list[tuple[int, int]]:
+LITE0_REPEATS = (1, 2, 2, 3, 3, 4, 1)
+
+
+def _flat_to_stage(repeats: tuple[int, ...]) -> list[tuple[int, int]]:
     out = []
-    for stage, repeats in enumerate([1, 2, 2, 3, 3, 4, 1]):
-        out.extend((stage, j) for j in range(repeats))
+    for stage, count in enumerate(repeats):
+        out.extend((stage, j) for j in range(count))
     return out
 
 
-def _to_efficientnet_pytorch(timm_key: str) -> str:
-    """Inverse renaming timm -> efficientnet_pytorch (the test's reference)."""
+def _to_efficientnet_pytorch(timm_key: str, repeats: tuple[int, ...] = LITE0_REPEATS) -> str:
+    """Inverse renaming timm -> efficientnet_pytorch (the test's reference); `repeats`: blocks per stage."""
     parts = timm_key.split(".")
     if parts[0] == "blocks":
         stage, j, module, param = int(parts[1]), int(parts[2]), parts[3], parts[4]
-        flat = _flat_to_stage().index((stage, j))
+        flat = _flat_to_stage(repeats).index((stage, j))
         table = FIRST_BLOCK if flat == 0 else OTHER_BLOCKS
         inverse = {v: k for k, v in table.items()}
         return f"_blocks.{flat}.{inverse[module]}.{param}"

