@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 
 from defectlab.errors import ConfigError, DataError
-from defectlab.shift import appearance, geometric, photometric  # noqa: F401  (register corruptions)
+from defectlab.shift import appearance, geometric, imagenet_c, photometric  # noqa: F401  (register corruptions)
 from defectlab.shift.registry import REGISTRY, SEVERITIES, Corruption, Table
 
 CORRUPTIONS: tuple[str, ...] = tuple(

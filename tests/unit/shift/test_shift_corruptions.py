@@ -21,6 +21,8 @@ EXPECTED = {
     "rotation", "resized_crop", "translation", "hflip", "vflip",
     "brightness", "contrast", "saturation", "gamma", "gaussian_blur", "motion_blur",
     "defocus_blur", "gaussian_noise", "salt_and_pepper", "jpeg", "vignetting", "style",
+    "imagenet_c_brightness", "imagenet_c_contrast", "imagenet_c_defocus_blur", "imagenet_c_gaussian_noise",
+    "imagenet_c_shot_noise", "imagenet_c_motion_blur", "imagenet_c_pixelate",
 }  # fmt: skip
 
 
@@ -92,7 +94,8 @@ def test_deterministic_and_seed_sensitive(name: str) -> None:
     assert first[0].tobytes() == second[0].tobytes()
     assert first[1] is not None and second[1] is not None
     assert first[1].tobytes() == second[1].tobytes()
-    if name not in ("hflip", "vflip", "style"):  # these have no random parameter
+    no_random = {"hflip", "vflip", "style"} | {f"imagenet_c_{n}" for n in ("brightness", "contrast", "defocus_blur", "pixelate")}
+    if name not in no_random:
         others = [apply_corruption(IMAGE, MASK, name, 4, seed=s)[0] for s in (4, 5, 6)]
         assert any(o.tobytes() != first[0].tobytes() for o in others)
 
