@@ -1,10 +1,11 @@
 """Anomaly datasets cut from real texture photographs shipped with scikit-image (no download).
 
 Normal images are random crops of one photograph (training crops from its upper part, test
-crops from its lower part, so no test pixel was seen in training). Defects come from a
-generator unlike `synth`'s procedural drawings: CutPaste-style patches moved within the same
-texture (rotated), foreign patches from another photograph, and local blur; the mask is exactly
-the changed patch. Used to check that detectors generalize beyond the project's own generator.
+crops from its lower part, so no test pixel was seen in training). Two defect generators of
+different design (`GENERATORS`): ``patches`` moves image content (CutPaste-style patches of the
+same texture, rotated; foreign patches from another photograph; local blur), ``marks`` draws
+thin curves and blobs (scratches, cracks, rust stains from :mod:`defectlab.data.synth_defects`)
+onto the photograph. The mask is exactly the changed pixels.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from scipy import ndimage
 from skimage import data as skdata
 
 from defectlab.data.imageio import save_image, save_mask
+from defectlab.data.synth_defects import add_defect
+from defectlab.data.synth_normals import Scene
 from defectlab.errors import ConfigError
 
 TEXTURES = ("brick", "grass", "gravel")
-DEFECTS = ("cutpaste", "foreign", "blur")
+GENERATORS = {"patches": ("cutpaste", "foreign", "blur"), "marks": ("scratch", "crack", "stain")}
+DEFECTS = tuple(kind for kinds in GENERATORS.values() for kind in kinds)
 _TRAIN_ROWS = 0.6  # training crops come from the top 60% of the photograph
 
 
@@ -44,10 +48,17 @@ def _patch_box(size: int, rng: np.random.Generator) -> tuple[int, int, int, int]
     return top, left, h, w
 
 
+def _rgb(gray: np.ndarray) -> np.ndarray:
+    return np.repeat(gray[..., None], 3, axis=2)
+
+
 def add_texture_defect(
     image: np.ndarray, kind: str, source: np.ndarray, other: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Apply one defect of `kind` to a gray crop; returns (defective gray image, mask {0,1})."""
+    """Apply one defect of `kind` to a gray crop; returns (defective uint8 HxWx3 image, mask {0,1})."""
+    if kind in GENERATORS["marks"]:
+        scene = Scene(_rgb(image).astype(np.float64) / 255.0, np.ones(image.shape, bool), np.zeros((*image.shape, 3)))
+        return add_defect(scene, kind, rng)
     size = image.shape[0]
     top, left, h, w = _patch_box(size, rng)
     out = image.copy()
@@ -63,7 +74,7 @@ def add_texture_defect(
         raise ConfigError(f"unknown texture defect {kind!r}; choose one of {', '.join(DEFECTS)}")
     out[top : top + h, left : left + w] = patch
     mask = (out != image).astype(np.uint8)
-    return out, mask
+    return _rgb(out), mask
 
 
 def make_texture_dataset(
@@ -74,25 +85,25 @@ def make_texture_dataset(
     n_per_defect: int = 10,
     size: int = 128,
     seed: int = 42,
+    generator: str = "patches",
 ) -> Path:
-    """Write an MVTec-layout category `out/<texture>` cut from a real photograph; returns `out`."""
+    """Write an MVTec-layout category `out/<texture>` cut from a real photograph, with the defect
+    kinds of `generator` (one of `GENERATORS`); returns `out`."""
+    if generator not in GENERATORS:
+        raise ConfigError(f"unknown defect generator {generator!r}; choose one of {', '.join(GENERATORS)}")
     photo = _photo(texture)
     other = _photo(next(t for t in TEXTURES if t != texture))
     rng = np.random.default_rng(seed)
     split = int(_TRAIN_ROWS * photo.shape[0])
     root = Path(out) / texture
-
-    def rgb(gray: np.ndarray) -> np.ndarray:
-        return np.repeat(gray[..., None], 3, axis=2)
-
     for i in range(n_train):
-        save_image(root / "train" / "good" / f"{i:03d}.png", rgb(_crop(photo, size, (0, split), rng)))
+        save_image(root / "train" / "good" / f"{i:03d}.png", _rgb(_crop(photo, size, (0, split), rng)))
     for i in range(n_test_good):
-        save_image(root / "test" / "good" / f"{i:03d}.png", rgb(_crop(photo, size, (split, photo.shape[0]), rng)))
-    for kind in DEFECTS:
+        save_image(root / "test" / "good" / f"{i:03d}.png", _rgb(_crop(photo, size, (split, photo.shape[0]), rng)))
+    for kind in GENERATORS[generator]:
         for i in range(n_per_defect):
             normal = _crop(photo, size, (split, photo.shape[0]), rng)
             image, mask = add_texture_defect(normal, kind, photo, other, rng)
-            save_image(root / "test" / kind / f"{i:03d}.png", rgb(image))
+            save_image(root / "test" / kind / f"{i:03d}.png", image)
             save_mask(root / "ground_truth" / kind / f"{i:03d}_mask.png", mask)
     return Path(out)
