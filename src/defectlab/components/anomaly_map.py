@@ -1,4 +1,4 @@
-"""Anomaly-map post-processing: upsampling to image size and Gaussian smoothing."""
+"""Anomaly-map post-processing: upsampling to image size, Gaussian smoothing, image scores."""
 
 from __future__ import annotations
 
@@ -53,4 +53,42 @@ def top_k_mean(values: torch.Tensor, k: int) -> torch.Tensor:
     return flat.topk(min(k, flat.shape[1]), dim=1).values.mean(1)
 
 
-__all__ = ["gaussian_kernel1d", "gaussian_blur", "upsample", "to_anomaly_map", "top_k_mean"]
+AGGREGATIONS = ("smoothed_max", "max", "topk")
+"""How patch scores become an image score: the maximum of the Gaussian-smoothed patch-score map
+(PatchCore's and anomalib's image score: the map's peak, steadied by its neighbours), the raw
+maximum, or the mean of the `top_k` highest patch scores."""
+
+
+def check_aggregation(aggregation: str) -> None:
+    """Raise ConfigError for an aggregation not in AGGREGATIONS."""
+    if aggregation not in AGGREGATIONS:
+        raise ConfigError(f"unknown aggregation {aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
+
+
+def image_scores(patch_scores: torch.Tensor, aggregation: str, top_k: int = 10, smoothing: float = 0.5) -> torch.Tensor:
+    """Image scores (N,) from patch scores (N, h, w).
+
+    ``smoothing`` is the Gaussian's sigma in patch cells for ``smoothed_max`` (0.5 cells is sigma 4 px
+    on a stride-8 map, the usual smoothing of the upsampled map; a maximum is unchanged by bilinear
+    upsampling, so smoothing at patch resolution finds the same peak for a fraction of the cost).
+    """
+    check_aggregation(aggregation)
+    if aggregation == "topk":
+        return top_k_mean(patch_scores, top_k)
+    if aggregation == "smoothed_max":
+        h, w = patch_scores.shape[-2:]
+        sigma = min(smoothing, (min(h, w) - 1) / 4.5)  # the blur radius must stay inside the map
+        patch_scores = gaussian_blur(patch_scores.float(), sigma) if min(h, w) > 1 else patch_scores
+    return patch_scores.reshape(len(patch_scores), -1).max(1).values
+
+
+__all__ = [
+    "AGGREGATIONS",
+    "check_aggregation",
+    "gaussian_kernel1d",
+    "gaussian_blur",
+    "image_scores",
+    "upsample",
+    "to_anomaly_map",
+    "top_k_mean",
+]

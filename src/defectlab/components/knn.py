@@ -23,6 +23,11 @@ class NearestNeighbourIndex(Protocol):
         """Distances (Q, k) ascending and bank row indices (Q, k) of the k nearest rows."""
         ...
 
+    @property
+    def size(self) -> int:
+        """Number of indexed rows (0 before fit)."""
+        ...
+
 
 @dataclass
 class FaissFlatIndex:
@@ -43,6 +48,10 @@ class FaissFlatIndex:
             faiss.omp_set_num_threads(self.num_threads)
         sq, idx = self._index.search(np.ascontiguousarray(queries.numpy(), dtype=np.float32), k)
         return torch.from_numpy(np.sqrt(np.maximum(sq, 0.0))), torch.from_numpy(idx).long()
+
+    @property
+    def size(self) -> int:
+        return 0 if self._index is None else int(self._index.ntotal)
 
 
 @dataclass
@@ -66,6 +75,10 @@ class TorchExactIndex:
             dists.append(values)
             idxs.append(indices)
         return torch.cat(dists), torch.cat(idxs)
+
+    @property
+    def size(self) -> int:
+        return 0 if self._bank is None else len(self._bank)
 
 
 INDEXES = {"faiss": FaissFlatIndex, "torch": TorchExactIndex}

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from defectlab.components.anomaly_map import top_k_mean
+from defectlab.components.anomaly_map import check_aggregation, image_scores
 from defectlab.detectors.base import Detector, check_features
 from defectlab.errors import ConfigError, DataError, ModelError
 
@@ -30,8 +30,8 @@ class FeatureCAE(Detector):
     mean over channels of the squared reconstruction error of the standardized features; with
     `normalize_positions` each map position is then standardized by the error's mean and std there
     on the training images (aligned parts such as solar cells have a systematic error pattern; the
-    feature map size is then fixed). Patch scores = that map; image score = mean of its `top_k`
-    highest values. Per-epoch losses are in `history_` (a list of {"epoch", "train_loss", "val_loss"}).
+    feature map size is then fixed). Patch scores = that map; image score by `aggregation` (see
+    :func:`defectlab.components.anomaly_map.image_scores`). Per-epoch losses are in `history_` (a list of {"epoch", "train_loss", "val_loss"}).
     """
 
     kind = "cae"
@@ -43,7 +43,9 @@ class FeatureCAE(Detector):
     lr: float = 1e-3
     val_fraction: float = 0.1
     patience: int = 5
+    aggregation: str = "topk"
     top_k: int = 10
+    smoothing: float = 0.5
     normalize_positions: bool = True
     seed: int = 42
 
@@ -51,6 +53,7 @@ class FeatureCAE(Detector):
         for name in ("hidden", "latent", "epochs", "batch_size", "patience", "top_k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"FeatureCAE {name} must be at least 1, got {getattr(self, name)}")
+        check_aggregation(self.aggregation)
         if not self.lr > 0:
             raise ConfigError(f"FeatureCAE lr must be positive, got {self.lr}")
         if not 0 < self.val_fraction < 1:
@@ -149,7 +152,7 @@ class FeatureCAE(Detector):
                     f"{tuple(self.error_mean_.shape)}; use the same image size as in training"
                 )
             patch_scores = (patch_scores - self.error_mean_) / self.error_std_
-        return top_k_mean(patch_scores, self.top_k), patch_scores
+        return image_scores(patch_scores, self.aggregation, self.top_k, self.smoothing), patch_scores
 
     def _errors(self, features: torch.Tensor) -> torch.Tensor:
         """(N, h, w) mean squared reconstruction error of the standardized features."""

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import torch
 
-from defectlab.components.anomaly_map import top_k_mean
+from defectlab.components.anomaly_map import check_aggregation, image_scores
 from defectlab.components.gaussian import fit_gaussians, mahalanobis, map_adapt_gaussians
 from defectlab.detectors.base import Detector, check_features
-from defectlab.errors import ConfigError, DataError
+from defectlab.errors import DataError
 
 
 @dataclass
@@ -22,12 +22,12 @@ class PaDiM(Detector):
     regularization: float = 0.01
     aggregation: str = "max"
     top_k: int = 10
+    smoothing: float = 0.5
     relevance: float = 16.0  # few-shot adaptation: prior strength of the fitted Gaussians, in images
     seed: int = 42
 
     def __post_init__(self) -> None:
-        if self.aggregation not in ("max", "topk"):
-            raise ConfigError(f"unknown aggregation {self.aggregation!r}; choose max or topk")
+        check_aggregation(self.aggregation)
 
     def fit(self, features: torch.Tensor, progress: bool = False) -> PaDiM:
         check_features(features, "PaDiM.fit")
@@ -52,8 +52,8 @@ class PaDiM(Detector):
             )
         n, _, h, w = features.shape
         distances = mahalanobis(_positions(features[:, self.channels_].float()), self.mean_, self.inv_cov_)
-        image_scores = top_k_mean(distances, self.top_k) if self.aggregation == "topk" else distances.max(1).values
-        return image_scores, distances.view(n, h, w)
+        maps = distances.view(n, h, w)
+        return image_scores(maps, self.aggregation, self.top_k, self.smoothing), maps
 
     def adapt(self, features: torch.Tensor) -> PaDiM:
         """A copy whose Gaussians are MAP-updated towards `features` (k normal images of a new

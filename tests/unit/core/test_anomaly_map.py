@@ -8,7 +8,7 @@ import torch
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 from skimage.transform import resize
 
-from defectlab.components.anomaly_map import gaussian_blur, gaussian_kernel1d, to_anomaly_map, top_k_mean, upsample
+from defectlab.components.anomaly_map import gaussian_blur, gaussian_kernel1d, image_scores, to_anomaly_map, top_k_mean, upsample
 from defectlab.errors import ConfigError
 
 
@@ -84,3 +84,43 @@ def test_top_k_mean_matches_numpy_sort(k: int) -> None:
     np.testing.assert_allclose(got, want, rtol=1e-12)
     if k == 1:
         np.testing.assert_array_equal(got, flat.max(1))
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0])
+def test_smoothed_max_is_the_peak_of_scipys_gaussian_filter(sigma: float) -> None:
+    from scipy import ndimage
+
+    maps = np.random.default_rng(5).random((3, 12, 14)).astype(np.float32)
+    want = [ndimage.gaussian_filter(m.astype(np.float64), sigma, mode="mirror", truncate=4.0).max() for m in maps]
+    got = image_scores(torch.from_numpy(maps), "smoothed_max", smoothing=sigma).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_smoothed_max_prefers_a_broad_peak_to_a_single_hot_patch() -> None:
+    single = torch.zeros(1, 10, 10)
+    single[0, 5, 5] = 1.0
+    broad = torch.zeros(1, 10, 10)
+    broad[0, 4:7, 4:7] = 0.8
+    both = torch.cat([single, broad])
+    raw, smoothed = image_scores(both, "max"), image_scores(both, "smoothed_max", smoothing=1.0)
+    assert raw[0] > raw[1] and smoothed[0] < smoothed[1]
+
+
+def test_max_and_topk_aggregations() -> None:
+    maps = torch.from_numpy(np.random.default_rng(6).random((4, 5, 6)).astype(np.float32))
+    flat = maps.reshape(4, -1).numpy()
+    np.testing.assert_allclose(image_scores(maps, "max").numpy(), flat.max(1))
+    np.testing.assert_allclose(image_scores(maps, "topk", top_k=3).numpy(), np.sort(flat, 1)[:, -3:].mean(1), rtol=1e-6)
+
+
+def test_smoothed_max_on_tiny_maps_keeps_the_blur_inside() -> None:
+    for h, w in ((1, 1), (2, 3), (3, 3)):
+        maps = torch.rand(2, h, w)
+        got = image_scores(maps, "smoothed_max", smoothing=2.0)
+        assert got.shape == (2,) and bool(torch.isfinite(got).all())
+        assert bool((got <= maps.reshape(2, -1).max(1).values + 1e-6).all())
+
+
+def test_unknown_aggregation_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="smoothed_max"):
+        image_scores(torch.zeros(1, 2, 2), "median")

@@ -316,7 +316,6 @@ def test_adapt_before_fit_and_with_bad_features_fails(train) -> None:
 def test_patchcore_adapted_scores_equal_a_bank_searched_whole(train) -> None:
     detector = PatchCore(coreset_ratio=0.1, projection_dim=4, adapt_ratio=0.5).fit(train)
     queries = with_defect(normal_features(5, seed=11))
-    detector.score(queries)  # memoizes the parent's nearest distances for these queries
     adapted = detector.adapt(normal_features(3, seed=12) + 1.0)
     twice = adapted.adapt(normal_features(2, seed=13) - 1.0)  # adapting an adapted detector
     for model in (adapted, twice):
@@ -328,12 +327,37 @@ def test_patchcore_adapted_scores_equal_a_bank_searched_whole(train) -> None:
         torch.testing.assert_close(got_maps, want_maps, rtol=1e-4, atol=1e-4)
 
 
-def test_patchcore_memo_never_mixes_up_inputs(train) -> None:
+def test_adapted_reweighted_scores_equal_a_bank_searched_whole(train) -> None:
+    params = {"coreset_ratio": 0.1, "projection_dim": 4, "aggregation": "max", "reweight": True}
+    adapted = PatchCore(**params, adapt_ratio=0.5).fit(train).adapt(normal_features(3, seed=12) + 1.0)
+    reference = PatchCore(**params, index="torch").load_state_tensors({"memory_bank": adapted.memory_bank_})
+    queries = with_defect(normal_features(4, seed=11))
+    torch.testing.assert_close(adapted.score(queries)[0], reference.score(queries)[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("adapt", [False, True])
+def test_patchcore_scoring_leaves_the_model_untouched(train, adapt: bool) -> None:
     detector = PatchCore(coreset_ratio=0.1, projection_dim=4).fit(train)
-    a, b = normal_features(2, seed=20), with_defect(normal_features(2, seed=20))
-    first_a, first_b = detector.score(a)[0], detector.score(b)[0]
-    assert not torch.equal(first_a, first_b)
-    assert torch.equal(detector.score(a)[0], first_a) and torch.equal(detector.score(b)[0], first_b)
-    refit = PatchCore(coreset_ratio=0.1, projection_dim=4).fit(train)
-    refit.fit(train * 2.0)  # a new fit forgets remembered results
-    assert not torch.equal(refit.score(a)[0], first_a)
+    if adapt:
+        detector = detector.adapt(normal_features(2, seed=3))
+    before = {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in vars(detector).items()}
+    detector.score(with_defect(normal_features(3, seed=4)))
+    after = vars(detector)
+    assert set(after) == set(before)
+    for key, value in before.items():
+        assert torch.equal(after[key], value) if isinstance(value, torch.Tensor) else after[key] is value
+
+
+@pytest.mark.parametrize("kind", ["patchcore", "padim", "cae"])
+def test_concurrent_scoring_gives_the_sequential_answers(train, kind: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    params = {"patchcore": {"coreset_ratio": 0.1, "projection_dim": 4}, "padim": {"n_features": 4}, "cae": {"epochs": 2}}
+    detector = make_detector(kind, params[kind]).fit(train)
+    batches = [with_defect(normal_features(3, seed=s)) if s % 2 else normal_features(3, seed=s) for s in range(8)]
+    sequential = [detector.score(b) for b in batches]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(detector.score, batches * 3))
+    for i, (scores, maps) in enumerate(concurrent):
+        torch.testing.assert_close(scores, sequential[i % len(batches)][0], rtol=0, atol=0)
+        torch.testing.assert_close(maps, sequential[i % len(batches)][1], rtol=0, atol=0)
