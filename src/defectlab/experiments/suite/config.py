@@ -1,0 +1,127 @@
+"""The suite's YAML config (`job: suite`) as pydantic models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from defectlab.backbones.extractor import FeatureConfig
+from defectlab.detectors.registry import DETECTORS
+from defectlab.errors import ConfigError
+from defectlab.experiments.suite.data import DATASETS
+from defectlab.shift import CORRUPTIONS, PRESETS
+
+FAMILIES = ("elpv", "texture", "synthetic")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ShiftEntry(_Strict):
+    """One test condition: a corruption at a severity or a preset, on the data set families named."""
+
+    corruption: str | None = None
+    preset: str | None = None
+    severity: int = Field(3, ge=1, le=5)
+    families: tuple[Literal["elpv", "texture", "synthetic"], ...] = FAMILIES
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ShiftEntry:
+        if (self.corruption is None) == (self.preset is None):
+            raise ValueError("give exactly one of 'corruption' or 'preset'")
+        if self.corruption is not None and self.corruption not in CORRUPTIONS:
+            raise ValueError(f"unknown corruption {self.corruption!r}; choose one of {', '.join(CORRUPTIONS)}")
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.preset or f"{self.corruption}@{self.severity}"
+
+    @property
+    def protocol(self) -> str:
+        """`imagenet-c` for the published corruptions, `shift-suite` for the project's own."""
+        return "imagenet-c" if (self.corruption or "").startswith("imagenet_c_") else "shift-suite"
+
+
+class ModelEntry(_Strict):
+    """One detector configuration to compare (a candidate default)."""
+
+    name: str
+    detector: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    backbone: str = "efficientnet_lite0"
+    layers: tuple[str, ...] = ()
+    image_size: int | Literal["native"] = 224
+    pool_size: int = 3
+    weights: str = "default"
+
+    @field_validator("detector")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in DETECTORS:
+            raise ValueError(f"unknown detector {value!r}; choose one of {', '.join(DETECTORS)}")
+        return value
+
+    def features(self, native_size: int) -> FeatureConfig:
+        """The feature configuration on a data set whose images are `native_size` pixels."""
+        size = native_size if self.image_size == "native" else self.image_size
+        return FeatureConfig(self.backbone, tuple(self.layers), int(size), self.pool_size, self.weights)
+
+
+class SuiteConfig(_Strict):
+    """Data sets x models x shifts of one suite run."""
+
+    job: Literal["suite"] = "suite"
+    name: str = "detection benchmark suite"
+    output: Path = Path("outputs/suite")
+    data_dir: Path | None = None  # generated data sets (default: <output>/data)
+    seed: int = 42
+    datasets: tuple[str, ...] = DATASETS
+    models: tuple[ModelEntry, ...]
+    shifts: tuple[ShiftEntry, ...] = ()
+    adapted: bool = True  # also refit on the shifted training images
+    bootstrap: int = Field(50, ge=1)
+
+    @field_validator("datasets")
+    @classmethod
+    def _datasets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [d for d in value if d not in DATASETS]
+        if unknown:
+            raise ValueError(f"unknown data set(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _unique(cls, value: tuple[ModelEntry, ...]) -> tuple[ModelEntry, ...]:
+        names = [m.name for m in value]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"models need distinct names, got {names}")
+        return value
+
+    @property
+    def data_root(self) -> Path:
+        return self.data_dir or self.output / "data"
+
+
+def load_suite_config(path: str | Path) -> SuiteConfig:
+    """Read and validate a suite config; errors name the file and the dotted key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from exc
+    try:
+        return SuiteConfig.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{path}: {where}: {message}") from exc

@@ -1,0 +1,82 @@
+"""The suite's data sets by name: real ELPV cells, real texture photographs with two defect
+generators, and the synthetic MVTec and steel sets. Generated sets are written once under a data
+folder (seeded) and read back; every split is saved as JSON and reused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from defectlab.data.elpv import CELL_TYPES
+from defectlab.data.formats import read_dataset
+from defectlab.data.real_textures import GENERATORS, TEXTURES, make_texture_dataset
+from defectlab.data.sample import Sample
+from defectlab.data.splits import apply, load_or_create_split
+from defectlab.data.synth import generate_synthetic_dataset
+from defectlab.data.synth_normals import KINDS
+from defectlab.data.synth_steel import write_folder_layout
+from defectlab.errors import ConfigError
+from defectlab.fileio import atomic_write_text
+
+TEXTURE_SIZE = 192
+SYNTH_SIZE = 128
+STEEL_SIZE = 200
+
+DATASETS: tuple[str, ...] = (
+    *(f"elpv-{t}" for t in CELL_TYPES),
+    *(f"{texture}-{generator}" for generator in GENERATORS for texture in TEXTURES),
+    *(f"synth-{kind}" for kind in KINDS),
+    "steel",
+)
+"""Every suite data set name."""
+
+
+@dataclass
+class SuiteData:
+    """One data set's split samples; `family` (elpv, texture, synthetic) groups data sets for macro averages."""
+
+    name: str
+    family: str
+    train: list[Sample]
+    val: list[Sample]
+    test: list[Sample]
+
+
+def _generated(folder: Path, write) -> Path:
+    """`folder`, written by `write(folder)` unless a previous run completed it."""
+    done = folder / ".complete"
+    if not done.is_file():
+        write(folder)
+        atomic_write_text(done, "written by defectlab's benchmark suite\n")
+    return folder
+
+
+def _read(name: str, data_dir: Path, seed: int) -> tuple[str, list[Sample], str]:
+    """(family, samples, split rule) of data set `name`."""
+    if name.startswith("elpv-"):
+        return "elpv", read_dataset(None, "elpv", name.removeprefix("elpv-")), "elpv"
+    if name.startswith("synth-"):
+        kind = name.removeprefix("synth-")
+        root = _generated(data_dir / "synth", lambda f: generate_synthetic_dataset(f, size=SYNTH_SIZE, seed=seed, overwrite=True))
+        return "synthetic", read_dataset(root, "mvtec", kind), "mvtec"
+    if name == "steel":
+        root = _generated(
+            data_dir / "steel", lambda f: write_folder_layout(f, 10, 80, size=STEEL_SIZE, seed=seed, overwrite=True)
+        )
+        return "synthetic", read_dataset(root, "folder"), "elpv"
+    texture, _, generator = name.partition("-")
+    root = _generated(
+        data_dir / f"textures-{generator}-{texture}",
+        lambda f: make_texture_dataset(f, texture, size=TEXTURE_SIZE, seed=seed, generator=generator),
+    )
+    return "texture", read_dataset(root, "mvtec", texture), "mvtec"
+
+
+def load_suite_data(name: str, data_dir: Path, split_dir: Path, seed: int) -> SuiteData:
+    """Samples of data set `name` (one of DATASETS), split by its family's rule and seed."""
+    if name not in DATASETS:
+        raise ConfigError(f"unknown suite data set {name!r}; choose from {', '.join(DATASETS)}")
+    family, samples, rule = _read(name, data_dir, seed)
+    split = load_or_create_split(split_dir / f"{name}.json", samples, rule, seed)
+    train, val, test = apply(split, samples)
+    return SuiteData(name, family, train, val, test)
