@@ -71,8 +71,7 @@ class PatchCore(Detector):
     def adapt(self, features: torch.Tensor) -> PatchCore:
         """A copy whose memory bank also holds a coreset of the patches of `features` (few-shot
         adaptation: k normal images of the new domain), subsampled with this detector's sampler at
-        `adapt_ratio` (on ELPV mono -> poly a 10% coreset of the shots scores as well as all their
-        patches and keeps the bank, hence the search, ten times smaller).
+        `adapt_ratio` (why a coreset of the shots: ``docs/decisions/patchcore-few-shot-coreset.md``).
 
         The copy searches only the added rows and takes the minimum with this detector's nearest
         distances, which are memoized per feature batch: scoring one test set after adapting with
