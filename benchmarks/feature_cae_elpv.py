@@ -1,4 +1,4 @@
-"""FeatureCAE vs PatchCore on the bundled ELPV data (DESIGN.md protocol), default parameters of both.
+"""FeatureCAE vs PatchCore on the bundled ELPV data (the ELPV protocol of docs/benchmarks.md), default parameters of both.
 
 Per cell type, both detectors are fitted and calibrated with `fit_bundle` on the same split and
 the same cached EfficientNet-Lite0 features, then measured: image AUROC on the test split, fit
