@@ -1,6 +1,6 @@
 # Both targets set everything up on a fresh machine (see scripts/venv.sh), defectlab included:
 # `$(VENV)/bin/defectlab` is the command line of this clone.
-VENV = $(shell scripts/venv.sh)
+VENV := $(shell scripts/venv.sh)
 
 .PHONY: run test bench
 
