@@ -21,10 +21,10 @@ import numpy as np
 
 from defectlab.backbones.cache import FeatureCache, default_cache_dir
 from defectlab.classifiers.causal_train import find_strata
+from defectlab.classifiers.maps import MapSource
 from defectlab.classifiers.registry import build_classifier
 from defectlab.data.elpv import read_elpv
 from defectlab.experiments.classification.config import load_classification_config
-from defectlab.experiments.classification.maps import MapSource
 from defectlab.experiments.classification.models import fit_causal, fit_head
 from defectlab.experiments.classification.phases import Context, exact_views, scheme_data, spurious_data, views_in
 from defectlab.metrics.classification import group_report

@@ -1,4 +1,4 @@
-"""Detection benchmark on the bundled ELPV data (DESIGN.md protocol), one subprocess per run.
+"""Detection benchmark on the bundled ELPV data (the ELPV protocol of docs/benchmarks.md), one subprocess per run.
 
 For each detector and cell type: image AUROC/AUPRC, fit seconds (feature extraction + memory
 bank / statistics, no feature cache), inference ms/image (extraction + scoring), peak RSS and

@@ -1,4 +1,4 @@
-"""FeatureCAE vs PatchCore on the bundled ELPV data (DESIGN.md protocol), default parameters of both.
+"""FeatureCAE vs PatchCore on the bundled ELPV data (the ELPV protocol of docs/benchmarks.md), default parameters of both.
 
 Per cell type, both detectors are fitted and calibrated with `fit_bundle` on the same split and
 the same cached EfficientNet-Lite0 features, then measured: image AUROC on the test split, fit
@@ -28,8 +28,8 @@ from defectlab.data.elpv import read_elpv
 from defectlab.data.splits import apply, make_split
 from defectlab.detectors.model import AnomalyModel, Prediction
 from defectlab.detectors.registry import make_detector
-from defectlab.experiments.workflow import FitOptions, fit_bundle
 from defectlab.metrics.image import auroc
+from defectlab.workflows.detection import FitOptions, fit_bundle
 
 AUROC_GAP, SIZE_RATIO = 0.02, 10.0
 REPEATS, E2E_IMAGES = 3, 128  # timings are the best of REPEATS runs: the machine is shared

@@ -30,14 +30,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from defectlab.classifiers.maps import MapSource
 from defectlab.classifiers.model import AttentionClassifier
 from defectlab.data.synth_steel import generate_steel_dataset
-from defectlab.experiments.classification.maps import MapSource
-from defectlab.experiments.openset.bundle_jobs import fit_openset_bundle, openset_config, split_path
-from defectlab.experiments.openset.config import ClassifierConfig, DataConfig
-from defectlab.experiments.openset.data import SplitIds, apply_split, read_samples
-from defectlab.experiments.openset.models import Backbones, classifier_outputs
 from defectlab.pipelines.openset_bundle import OpenSetBundle, load_openset_bundle
+from defectlab.workflows.openset.bundle_jobs import fit_openset_bundle, openset_config, split_path
+from defectlab.workflows.openset.config import ClassifierConfig, DataConfig
+from defectlab.workflows.openset.data import SplitIds, apply_split, read_samples
+from defectlab.workflows.openset.models import Backbones, classifier_outputs
 
 KNOWN = ("crazing", "inclusion", "patches")
 

@@ -31,13 +31,13 @@ import torch.nn.functional as F
 from defectlab.backbones.cache import FeatureCache, default_cache_dir
 from defectlab.data.sample import Sample
 from defectlab.detectors.registry import make_detector
-from defectlab.experiments.openset.config import load_openset_config
-from defectlab.experiments.openset.data import apply_split, load_or_create_split, read_samples
-from defectlab.experiments.openset.models import Backbones, labels_of
 from defectlab.experiments.openset.runner import ensure_data
 from defectlab.metrics.image import auroc
 from defectlab.pipelines.localize import anomaly_weighted_embedding
 from defectlab.pipelines.openset import METHODS, LinearHead, OpenSetHead
+from defectlab.workflows.openset.config import load_openset_config
+from defectlab.workflows.openset.data import apply_split, load_or_create_split, read_samples
+from defectlab.workflows.openset.models import Backbones, labels_of
 
 DEFAULT_CONFIGS = ("configs/openset_A.yaml", "configs/openset_B.yaml", "configs/openset_C.yaml")
 

@@ -21,6 +21,7 @@ from defectlab.experiments.router_study import load_router_config, run_router_jo
 from defectlab.report.page import load_results
 from defectlab.report.router_report import router_sections
 from defectlab.report.sections import all_tables
+from router_targets import check_targets
 from study_args import study_setup
 
 
@@ -34,7 +35,10 @@ def main() -> None:
     for table in all_tables(router_sections(results)):
         print(f"\n{table.title}\n\n{table.markdown()}")
     print(f"\nwall time {wall:.0f} s ({wall / 60:.1f} min; target <= 15 min cold); report: {config.output / 'report.html'}")
-    missed = [t["target"] for t in results["targets"] if not t["met"]]
+    targets = check_targets(results)
+    for t in targets:
+        print(f"{'met   ' if t['met'] else 'MISSED'} {t['target']}: {t['measured']:.4g} (goal {t['goal']})")
+    missed = [t["target"] for t in targets if not t["met"]]
     print("targets: all met" if not missed else f"targets missed: {'; '.join(missed)}")
 
 

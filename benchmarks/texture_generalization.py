@@ -23,8 +23,8 @@ from defectlab.backbones.extractor import FeatureConfig
 from defectlab.data.mvtec import read_mvtec
 from defectlab.data.real_textures import DEFECTS, TEXTURES, make_texture_dataset
 from defectlab.data.splits import apply, make_split
-from defectlab.experiments.workflow import FitOptions, evaluate_bundle, fit_bundle
 from defectlab.metrics.image import auroc
+from defectlab.workflows.detection import FitOptions, evaluate_bundle, fit_bundle
 
 
 def _per_kind_auroc(test: list, scores: np.ndarray) -> dict[str, float]:

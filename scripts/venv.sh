@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Prints the path of defectlab's virtual environment, creating it first if needed.
 # The environment lives outside the clone, keyed by a hash of the dependency list in
-# pyproject.toml, so fresh clones and CI reuse it instead of reinstalling torch.
+# pyproject.toml, so fresh clones and CI reuse it instead of reinstalling torch. defectlab itself is
+# installed editable (no dependencies, no network) from the clone that last ran this script, so
+# `defectlab` is a command in the environment; another clone's run re-points it in about 2 seconds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 py=${DEFECTLAB_PYTHON:-$(command -v python3.11 || command -v python3)}
@@ -33,5 +35,15 @@ if [ ! -f "$venv/.ready" ]; then
   printf '%s\n' "$no_deps" > "$venv/requirements-no-deps.txt"
   "$venv/bin/python" -m pip install --quiet --no-deps -r "$venv/requirements-no-deps.txt" 2>&1 | quiet
   touch "$venv/.ready"
+fi
+if [ "$(cat "$venv/.defectlab-src" 2>/dev/null)" != "$here" ] || [ ! -x "$venv/bin/defectlab" ]; then
+  log=$(mktemp)
+  if ! "$venv/bin/python" -m pip install --no-deps --no-build-isolation --editable "$here" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  rm -f "$log"
+  printf '%s\n' "$here" > "$venv/.defectlab-src"
 fi
 echo "$venv"

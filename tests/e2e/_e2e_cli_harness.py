@@ -40,7 +40,7 @@ _PRELOAD = (
     "defectlab.data.formats",
     "defectlab.data.synth",
     "defectlab.experiments.config",
-    "defectlab.experiments.workflow",
+    "defectlab.workflows.detection",
     "defectlab.experiments.detection_job",
     "defectlab.report.writer",
     "defectlab.report.tables",

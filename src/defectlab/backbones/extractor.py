@@ -40,10 +40,6 @@ class FeatureConfig:
         }
 
 
-def _flat_name(layer: str) -> str:
-    return layer.replace(".", "_")
-
-
 @dataclass
 class FeatureExtractor:
     """Turns uint8 RGB images into NCHW patch-feature maps.

@@ -2,7 +2,7 @@
 
 Loading needs no training data and no pickle; writing is atomic (temp dir + rename). The
 manifest's ``kind`` tells anomaly-detector bundles (this module) from classifier bundles
-(:mod:`defectlab.classifiers.bundle`), which share the manifest format version.
+(:mod:`defectlab.bundle.classifier`), which share the manifest format version.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 A nuisance stratum is a value of the confounder z (cell technology, lighting regime, camera).
 It is either **given** (a label per training image) or **discovered**: k-means on the
 standardized, average-pooled frozen backbone features, with k chosen by the silhouette score
-(the largest clusters of appearance are usually the nuisance: on ELPV they recover the cell
-type for 99% of the cells). Each stratum's **prototype** is the class-balanced mean of its
-pooled features, ``mean over classes y of E[f | z, y]``, so a prototype describes the nuisance
-and not the label mix of its stratum; ``prior`` is P(z) in the training data.
+(the largest clusters of appearance are usually the nuisance, e.g. the cell type on ELPV). Each
+stratum's **prototype** is the class-balanced mean of its pooled features, ``mean over classes y
+of E[f | z, y]``, so a prototype describes the nuisance and not the label mix of its stratum;
+``prior`` is P(z) in the training data.
 
 The dictionary feeds the causal classifier's backdoor adjustment (prototypes and prior) and
 its feature-space counterfactuals (``f - prototype[z] + prototype[z']``).

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from defectlab.classifiers.bundle import load_classifier_bundle
-from defectlab.classifiers.workflow import evaluate_classifier_bundle, stored_split_path
+from defectlab.bundle.classifier import load_classifier_bundle
 from defectlab.data.formats import read_dataset
 from defectlab.fileio import atomic_write_text, jsonable
+from defectlab.workflows.classifier import evaluate_classifier_bundle, stored_split_path
 
 
 def evaluate_classifier_dir(

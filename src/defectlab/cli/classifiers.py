@@ -39,8 +39,8 @@ def train_classifier_cmd(
 ) -> None:
     """Train a defect classifier on a stratified split and write a classifier bundle."""
     from defectlab.classifiers.train import TrainConfig
-    from defectlab.classifiers.workflow import ClassifierJob, default_mode, train_classifier_bundle
     from defectlab.data.formats import read_dataset
+    from defectlab.workflows.classifier import ClassifierJob, default_mode, train_classifier_bundle
 
     config = TrainConfig(epochs=epochs, lr=lr, loss=loss, seed=seed, mode=mode or default_mode(model))
     job = ClassifierJob(scheme, model, backbone, weights, image_size, config, strata, tuple(split_csv(parts)))

@@ -50,7 +50,7 @@ def fit(
     from defectlab.bundle.io import save_bundle
     from defectlab.data.formats import read_dataset
     from defectlab.data.splits import apply, load_or_create_split
-    from defectlab.experiments.workflow import FitOptions, fit_bundle
+    from defectlab.workflows.detection import FitOptions, fit_bundle
 
     samples = read_dataset(data, fmt, category)
     rule = "elpv" if fmt in ("elpv", "folder", "severstal", "neu") else "mvtec"
@@ -108,7 +108,7 @@ def fit_router(
     defectlab fit-router --data data/synth --elpv mono,poly --detector cae --out models/routed"""
     from defectlab.backbones.extractor import FeatureConfig
     from defectlab.cli.routed import RouterRequest, fit_router_bundle, parse_detectors
-    from defectlab.experiments.workflow import FitOptions
+    from defectlab.workflows.detection import FitOptions
 
     use_threads(threads)
     params = {"seed": seed}
@@ -169,7 +169,7 @@ def evaluate(
     from defectlab.data.formats import read_dataset
     from defectlab.data.splits import Split, apply
     from defectlab.errors import ConfigError
-    from defectlab.experiments.workflow import evaluate_bundle
+    from defectlab.workflows.detection import evaluate_bundle
 
     if is_classifier(bundle_dir):
         from defectlab.cli.classifier_eval import classifier_table, evaluate_classifier_dir
@@ -326,7 +326,7 @@ def info(bundle_dir: Path | None = typer.Argument(None, metavar="BUNDLE", help="
     if bundle_dir is not None:
         manifest = read_manifest(bundle_dir)
         if is_classifier(bundle_dir):
-            from defectlab.classifiers.bundle import classifier_summary
+            from defectlab.bundle.classifier import classifier_summary
 
             manifest = classifier_summary(manifest)
         elif is_routed(bundle_dir):

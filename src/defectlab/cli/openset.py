@@ -31,8 +31,8 @@ def fit_openset(
     max logit, energy) on the whole image and on the stage-1 anomaly region. Thresholds accept 95% of
     known validation images."""
     from defectlab.backbones.cache import FeatureCache, default_cache_dir
-    from defectlab.experiments.openset.bundle_jobs import fit_openset_bundle, openset_config
-    from defectlab.experiments.openset.config import ClassifierConfig, DataConfig
+    from defectlab.workflows.openset.bundle_jobs import fit_openset_bundle, openset_config
+    from defectlab.workflows.openset.config import ClassifierConfig, DataConfig
 
     use_threads(threads)
     config = openset_config(
@@ -61,9 +61,9 @@ def evaluate_openset(
     with the whole image, cascade localized) and method, closed-set accuracy, known-vs-unknown AUROC,
     OSCR, FPR at 95% TPR and macro F1 with "unknown"."""
     from defectlab.backbones.cache import FeatureCache, default_cache_dir
-    from defectlab.experiments.openset.bundle_jobs import evaluate_openset_bundle
-    from defectlab.experiments.openset.config import DataConfig
     from defectlab.fileio import atomic_write_json as write_json
+    from defectlab.workflows.openset.bundle_jobs import evaluate_openset_bundle
+    from defectlab.workflows.openset.config import DataConfig
 
     use_threads(threads)
     given = None if data is None and fmt is None else DataConfig(fmt or "folder", data, category, good)

@@ -18,11 +18,11 @@ from defectlab.data.imageio import load_image
 from defectlab.data.sample import Sample
 from defectlab.data.splits import Split, apply, load_or_create_split
 from defectlab.errors import ConfigError
-from defectlab.experiments.router_fit import CategoryData, RoutedFit, fit_routed_model, router_only_split
-from defectlab.experiments.workflow import FitOptions
 from defectlab.explain.overlay import overlay, save_png
 from defectlab.metrics.image import auprc, auroc, threshold_metrics
 from defectlab.pipelines.routed import UNKNOWN_CATEGORY, RoutedModel, load_routed_bundle, save_routed_bundle
+from defectlab.workflows.detection import FitOptions
+from defectlab.workflows.routing import CategoryData, RoutedFit, fit_routed_model, router_only_split
 
 SPLITS_SUFFIX = ".splits"
 

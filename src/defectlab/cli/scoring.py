@@ -11,14 +11,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from defectlab.bundle.classifier import load_classifier_bundle
 from defectlab.bundle.io import load_bundle
-from defectlab.classifiers.bundle import load_classifier_bundle
-from defectlab.classifiers.workflow import classify_files
 from defectlab.data.files import IMAGE_SUFFIXES
 from defectlab.data.imageio import load_image
 from defectlab.errors import DataError
 from defectlab.explain.overlay import overlay, save_png
 from defectlab.fileio import atomic_write_text
+from defectlab.workflows.classifier import classify_files
 
 CLASSES_JSON = "classes.json"
 """File name of the classification results inside an output folder."""

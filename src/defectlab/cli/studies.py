@@ -29,8 +29,8 @@ def run(
         run_router_job(router_cfg, log=typer.echo, cache=cache)
         typer.echo(f"report: {router_cfg.output / 'report.html'}")
     elif kind == "openset":
-        from defectlab.experiments.openset.config import load_openset_config
         from defectlab.experiments.openset.runner import run_openset_job
+        from defectlab.workflows.openset.config import load_openset_config
 
         ocfg = load_openset_config(config, raw)
         run_openset_job(ocfg, log=typer.echo, cache=cache)

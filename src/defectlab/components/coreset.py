@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from defectlab.errors import ConfigError, DataError
-
-
-class CoresetSampler(Protocol):
-    """Chooses which rows of a feature matrix to keep."""
-
-    def select(self, features: torch.Tensor, progress: bool = False) -> torch.Tensor:
-        """Return the indices (int64) of the rows to keep."""
-        ...
 
 
 def coreset_size(n: int, ratio: float) -> int:

@@ -68,8 +68,9 @@ class PatchCore(Detector):
     def adapt(self, features: torch.Tensor) -> PatchCore:
         """A copy whose memory bank also holds a coreset of the patches of `features` (few-shot
         adaptation: k normal images of the new domain), subsampled with this detector's sampler at
-        `adapt_ratio`. The copy keeps this detector's index and searches only the added rows beside
-        it, so adapting costs an index of the new patches, not a rebuild."""
+        `adapt_ratio` (why a coreset of the shots: ``docs/decisions/patchcore-few-shot-coreset.md``).
+        The copy keeps this detector's index and searches only the added rows beside it, so adapting
+        costs an index of the new patches, not a rebuild."""
         self.check_fitted()
         check_features(features, "PatchCore.adapt", channels=self.memory_bank_.shape[1])
         patches = _to_patches(features)

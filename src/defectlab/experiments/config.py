@@ -13,7 +13,7 @@ from defectlab.data.formats import FORMATS
 from defectlab.data.splits import RULES
 from defectlab.detectors.registry import DETECTORS
 from defectlab.errors import ConfigError
-from defectlab.experiments.workflow import THRESHOLD_METHODS
+from defectlab.workflows.detection import THRESHOLD_METHODS
 
 
 @dataclass

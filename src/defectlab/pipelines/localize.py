@@ -10,21 +10,11 @@ Where the known defect images come with masks, :class:`DefectRegionModel` learns
 look like defect rather than background (a patch-level logistic regression: patches inside the
 known classes' masks against background patches of the same images and of defect-free ones). Its
 probability times the anomaly map is a sharper region than the anomaly map alone, which also
-responds to irregular texture. Measured on the synthetic steel splits (300 images per class, the
-localized cascade's heads): closed-set accuracy A 0.922 -> 0.961, B 0.906 -> 0.978, C 0.967 ->
-0.989; best known-vs-unknown AUROC 0.752 -> 0.800, 0.828 -> 0.855, 0.834 -> 0.844. Defect
-"look" is shared across types, so the region model also finds unknown types' regions.
+responds to irregular texture. Defect "look" is shared across types, so the region model also
+finds unknown types' regions.
 
-A crop around the map's peak, re-embedded at full input size, was measured and not kept: on
-synthetic steel split A (300 images per class) it gave closed-set accuracy 0.900 and MSP AUROC
-0.646 (crop of half the side; 0.889 / 0.630 at 0.35) against 0.922 / 0.749 for the pooling here.
-Images carry several defects, and the crop keeps one and loses the rest.
-
-Also measured and not kept (splits A / C, ViM AUROC of the localized stage 2): the region model's
-probability alone as the weights (0.854 / 0.873, against 0.859 / 0.874 for probability times
-map), and a region model that also sees each patch's 3x3 neighbourhood (0.861 / 0.868) or that
-plus the anomaly score (0.827 / 0.870). What limits it is unseen types: on split C the region
-model finds the known types' patches at AUROC 0.997 but the unknown types' at 0.74.
+The measured effect of the region model, and the options measured and not kept (a crop around
+the map's peak, other region weights), are in ``docs/decisions/openset-localization.md``.
 """
 
 from __future__ import annotations

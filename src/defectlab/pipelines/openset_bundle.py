@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from defectlab.bundle.classifier import ClassifierBundle, load_classifier_bundle, save_classifier_bundle
 from defectlab.bundle.io import (
     FORMAT_VERSION,
     MANIFEST,
@@ -31,7 +32,6 @@ from defectlab.bundle.io import (
     read_manifest,
     save_bundle,
 )
-from defectlab.classifiers.bundle import ClassifierBundle, load_classifier_bundle, save_classifier_bundle
 from defectlab.errors import ModelError
 from defectlab.fileio import atomic_write_directory, jsonable
 from defectlab.pipelines.cascade import LocalizedStage2

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from defectlab.bundle.classifier import ClassifierBundle, classifier_summary, load_classifier_bundle
 from defectlab.bundle.io import CLASSIFIER_KIND, ROUTED_KIND, Bundle, bundle_kind, load_bundle
-from defectlab.classifiers.bundle import ClassifierBundle, classifier_summary, load_classifier_bundle
 from defectlab.classifiers.train import predict as classify_images
 from defectlab.explain.overlay import heatmap_rgb, overlay, resize_map
 from defectlab.pipelines.routed import UNKNOWN_CATEGORY, RoutedModel, load_routed_bundle, routed_summary

@@ -8,8 +8,8 @@ import pytest
 from _service_data import SIZE, fit_detector_bundle, striped, textured
 
 from defectlab.backbones.extractor import FeatureConfig
+from defectlab.bundle.classifier import save_classifier_bundle
 from defectlab.classifiers.baselines import SmallCNN
-from defectlab.classifiers.bundle import save_classifier_bundle
 
 
 @pytest.fixture(scope="session")
@@ -30,9 +30,9 @@ def classifier_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def routed_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two products (textured, striped) behind a router; PatchCore for each."""
     from defectlab.data.sample import Sample
-    from defectlab.experiments.router_fit import CategoryData, fit_routed_model
-    from defectlab.experiments.workflow import FitOptions
     from defectlab.pipelines.routed import save_routed_bundle
+    from defectlab.workflows.detection import FitOptions
+    from defectlab.workflows.routing import CategoryData, fit_routed_model
 
     def samples(make, name: str) -> list[Sample]:
         return [Sample(image=make(seed), label=0, id=f"{name}/{seed}", category=name) for seed in range(20)]

@@ -1,7 +1,7 @@
 """The real service on loopback, driven in headless Chromium (Debian's ``chromium``) by Playwright:
 upload a real ELPV cell through the UI at /ui, read the verdict, see the heatmap and overlay.
 
-Set ``DEFECTLAB_SCREENSHOT=path.png`` to keep the screenshot (the README's picture comes from it).
+Set ``DEFECTLAB_SCREENSHOT=path.png`` to keep the screenshot (the picture in docs/serving.md comes from it).
 """
 
 from __future__ import annotations

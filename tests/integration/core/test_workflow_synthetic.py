@@ -13,7 +13,7 @@ from defectlab.bundle.io import load_bundle, save_bundle, training_fingerprint
 from defectlab.detectors.model import AnomalyModel
 from defectlab.detectors.registry import make_detector
 from defectlab.errors import ConfigError, DataError
-from defectlab.experiments.workflow import FitOptions, evaluate_bundle, fit_bundle, split_holdout
+from defectlab.workflows.detection import FitOptions, evaluate_bundle, fit_bundle, split_holdout
 
 DETECTORS = {"patchcore": {"coreset_ratio": 0.1}, "padim": {}}
 

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from defectlab.cli.main import app
 from defectlab.data.synth import generate_synthetic_dataset
 from defectlab.errors import ConfigError, DataError
-from defectlab.experiments.openset.config import load_openset_config
 from defectlab.experiments.openset.runner import run_openset_job
 from defectlab.pipelines.openset import METHODS
+from defectlab.workflows.openset.config import load_openset_config
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -15,9 +15,9 @@ from defectlab.data.mvtec import read_mvtec
 from defectlab.data.splits import apply, make_split
 from defectlab.data.synth import generate_synthetic_dataset
 from defectlab.errors import DataError, ModelError
-from defectlab.experiments.router_fit import CategoryData, fit_routed_model
-from defectlab.experiments.workflow import FitOptions
 from defectlab.pipelines.routed import UNKNOWN_CATEGORY, UNKNOWN_SCORE, load_routed_bundle, save_routed_bundle
+from defectlab.workflows.detection import FitOptions
+from defectlab.workflows.routing import CategoryData, fit_routed_model
 
 CATEGORIES = {"tiles": "texture", "bolts": "object", "fabric": "texture", "stranger": "object"}
 CONFIG = FeatureConfig(weights="random", image_size=64)
@@ -141,7 +141,7 @@ def test_category_without_good_images_is_refused(data) -> None:
 
 
 def test_router_learns_from_training_normals_and_every_validation_image(data) -> None:
-    from defectlab.experiments.router_fit import router_images
+    from defectlab.workflows.routing import router_images
 
     train, val = data["tiles"][0], data["tiles"][1]
     images = router_images(train, val)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from _classifier_data import IMAGE_SIZE
 
-from defectlab.classifiers.bundle import load_classifier_bundle, save_classifier_bundle
+from defectlab.bundle.classifier import load_classifier_bundle, save_classifier_bundle
 from defectlab.classifiers.causal import STRENGTH_INIT, CausalClassifier
 from defectlab.classifiers.confounders import ConfounderDictionary
 from defectlab.classifiers.model import AttentionClassifier

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from defectlab.classifiers.workflow import ClassifierJob, default_mode
 from defectlab.errors import ConfigError
+from defectlab.workflows.classifier import ClassifierJob, default_mode
 
 
 @pytest.mark.parametrize(

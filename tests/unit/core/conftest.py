@@ -49,7 +49,7 @@ def image_factory():
     return make_images
 
 
-# The DESIGN.md table, written out independently of the module's own tables.
+# The efficientnet_pytorch -> timm renaming table, written out independently of the module's own tables.
 FIRST_BLOCK = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
 OTHER_BLOCKS = {
     "_expand_conv": "conv_pw",
@@ -87,7 +87,7 @@ def _to_efficientnet_pytorch(timm_key: str, repeats: tuple[int, ...] = LITE0_REP
 
 @pytest.fixture(scope="session")
 def to_efficientnet_pytorch():
-    """Reference inverse renaming timm -> efficientnet_pytorch, from the DESIGN.md table."""
+    """Reference inverse renaming timm -> efficientnet_pytorch, from the renaming table above."""
     return _to_efficientnet_pytorch
 
 

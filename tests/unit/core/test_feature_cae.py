@@ -13,7 +13,7 @@ from defectlab.detectors.feature_cae import FeatureCAE
 from defectlab.detectors.model import AnomalyModel
 from defectlab.detectors.registry import make_detector
 from defectlab.errors import ConfigError, DataError, ModelError, NotFittedError
-from defectlab.experiments.workflow import FitOptions, fit_bundle
+from defectlab.workflows.detection import FitOptions, fit_bundle
 
 C, H, W, RANK = 16, 8, 8, 3
 BASIS = np.random.default_rng(0).normal(size=(RANK, C))

@@ -9,8 +9,8 @@ import pytest
 
 from defectlab.data.sample import Sample
 from defectlab.errors import DataError
-from defectlab.experiments.openset.config import OpenSetConfig
-from defectlab.experiments.openset.data import load_or_create_split
+from defectlab.workflows.openset.config import OpenSetConfig
+from defectlab.workflows.openset.data import load_or_create_split
 
 CONFIG = OpenSetConfig(name="T", known=("a", "b"), unknown=("c",))
 

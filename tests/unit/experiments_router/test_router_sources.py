@@ -8,7 +8,7 @@ import pytest
 
 from defectlab.cli.routed import RouterRequest, Source, category_sources
 from defectlab.errors import ConfigError
-from defectlab.experiments.workflow import FitOptions
+from defectlab.workflows.detection import FitOptions
 
 
 def _request(**kwargs) -> RouterRequest:

@@ -13,10 +13,10 @@ from defectlab.classifiers.base import ImageClassifier
 from defectlab.classifiers.causal import CausalClassifier
 from defectlab.classifiers.causal_train import CAUSAL_PARTS, Strata, Views, fit_causal_model
 from defectlab.classifiers.labels import LabelledSamples
+from defectlab.classifiers.maps import MapSource
 from defectlab.classifiers.registry import build_classifier
 from defectlab.classifiers.train import TrainConfig, TrainResult, predict, predict_maps, train_classifier, train_on_maps
 from defectlab.experiments.classification.config import ClassificationStudyConfig
-from defectlab.experiments.classification.maps import MapSource
 from defectlab.experiments.classification.predictors import Predict
 
 PARTS = CAUSAL_PARTS

@@ -17,11 +17,11 @@ from sklearn.preprocessing import StandardScaler
 
 from defectlab.classifiers.causal_train import Strata, Views, find_strata
 from defectlab.classifiers.labels import LabelledSamples, label_samples
+from defectlab.classifiers.maps import MapSource
 from defectlab.classifiers.splits import load_or_create_stratified_split
 from defectlab.data.sample import Sample
 from defectlab.errors import DataError
 from defectlab.experiments.classification.config import ClassificationStudyConfig, SpuriousConfig
-from defectlab.experiments.classification.maps import MapSource
 from defectlab.experiments.classification.models import (
     PARTS,
     Fitted,

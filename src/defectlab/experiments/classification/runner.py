@@ -20,12 +20,12 @@ import numpy as np
 from defectlab.analysis.nuisance import measure_nuisances
 from defectlab.backbones.cache import FeatureCache
 from defectlab.bundle.io import library_versions
+from defectlab.classifiers.maps import MapSource
 from defectlab.classifiers.registry import build_classifier
 from defectlab.data.elpv import read_elpv
 from defectlab.data.sample import Sample
 from defectlab.experiments.classification.config import ClassificationStudyConfig
 from defectlab.experiments.classification.evidence import ces_phase, dowhy_phase, explanation_phase
-from defectlab.experiments.classification.maps import MapSource
 from defectlab.experiments.classification.models import Fitted
 from defectlab.experiments.classification.phases import (
     Context,

@@ -23,9 +23,12 @@ import numpy as np
 
 from defectlab.backbones.cache import FeatureCache
 from defectlab.bundle.io import library_versions
-from defectlab.experiments.openset.config import OpenSetConfig
-from defectlab.experiments.openset.data import apply_split, load_or_create_split, read_samples
-from defectlab.experiments.openset.evaluate import (
+from defectlab.fileio import atomic_write_text, jsonable
+from defectlab.pipelines.openset import METHODS
+from defectlab.report.openset_report import write_openset_report
+from defectlab.workflows.openset.config import OpenSetConfig
+from defectlab.workflows.openset.data import apply_split, load_or_create_split, read_samples
+from defectlab.workflows.openset.evaluate import (
     APPROACHES,
     Representation,
     TestSet,
@@ -34,10 +37,7 @@ from defectlab.experiments.openset.evaluate import (
     evaluate_method,
     test_representations,
 )
-from defectlab.experiments.openset.models import fit_models, views
-from defectlab.fileio import atomic_write_text, jsonable
-from defectlab.pipelines.openset import METHODS
-from defectlab.report.openset_report import write_openset_report
+from defectlab.workflows.openset.models import fit_models, views
 
 SUBDIRS = ("classifier", "embeddings", "osr", "cascade", "plots")
 SUMMARY_FIELDS = (

@@ -13,8 +13,8 @@ from defectlab.data.elpv import CELL_TYPES
 from defectlab.data.synth_normals import KINDS
 from defectlab.detectors.registry import DETECTORS, make_detector
 from defectlab.errors import ConfigError
-from defectlab.experiments.workflow import THRESHOLD_METHODS
 from defectlab.pipelines.router import CategoryRouter
+from defectlab.workflows.detection import THRESHOLD_METHODS
 
 ELPV_PREFIX = "elpv-"
 """ELPV cell types become categories ``elpv-mono`` and ``elpv-poly``."""

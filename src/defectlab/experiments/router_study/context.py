@@ -19,7 +19,7 @@ from defectlab.detectors.registry import make_detector
 from defectlab.experiments.router_study.config import RouterStudyConfig
 from defectlab.experiments.router_study.data import Category
 from defectlab.experiments.router_study.measure import PeakRSS, bundle_bytes
-from defectlab.experiments.workflow import FitOptions, calibration_split, fit_bundle
+from defectlab.workflows.detection import FitOptions, calibration_split, fit_bundle
 
 TIMED_IMAGES = 16
 """Test images per category whose backbone pass is timed (without the cache)."""

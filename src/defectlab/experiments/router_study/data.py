@@ -14,9 +14,9 @@ from defectlab.data.mvtec import read_mvtec
 from defectlab.data.sample import Sample
 from defectlab.data.splits import apply, load_or_create_split
 from defectlab.data.synth import generate_synthetic_dataset
-from defectlab.experiments.router_fit import router_only_split
 from defectlab.experiments.router_study.config import ELPV_PREFIX, RouterStudyConfig
 from defectlab.fileio import atomic_write_text
+from defectlab.workflows.routing import router_only_split
 
 ELPV, SYNTHETIC = "elpv", "synthetic"
 SYNTH_STAMP = "synthetic.json"

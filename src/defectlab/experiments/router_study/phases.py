@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from defectlab.experiments.router_study.context import StudyContext
-from defectlab.experiments.workflow import resized_masks
 from defectlab.metrics.image import auprc, auroc, threshold_metrics
 from defectlab.metrics.pixel import aupro, pixel_auroc
 from defectlab.pipelines.routed import UNKNOWN_CATEGORY, RoutedModel
 from defectlab.pipelines.router import UNKNOWN, CategoryRouter
+from defectlab.workflows.detection import resized_masks
 
 SYSTEMS = ("routed", "oracle", "global")
 SYSTEM_METRICS = ("image_auroc", "image_auprc", "image_f1", "pixel_auroc", "aupro")

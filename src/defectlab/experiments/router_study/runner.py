@@ -28,7 +28,6 @@ from defectlab.experiments.router_study.phases import (
     systems_phase,
     unknown_phase,
 )
-from defectlab.experiments.router_study.targets import check_targets
 from defectlab.experiments.steps import timed
 from defectlab.fileio import atomic_write_text, jsonable
 from defectlab.report.router_report import JOB, write_router_report
@@ -88,7 +87,6 @@ def run_router_job(
     done = timed(steps, log, f"routed vs oracle vs global ({cfg.system_detector})")
     results["systems"] = systems_phase(ctx, router)
     done()
-    results["targets"] = check_targets(results)
     results["timings"] = {"steps": steps, "total_seconds": round(time.perf_counter() - started, 1)}
     atomic_write_text(cfg.output / "results.json", json.dumps(jsonable(results), indent=1) + "\n")
     write_router_report(cfg.output)

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from defectlab.experiments.openset.data import OpenSetData
-from defectlab.experiments.openset.models import Views
 from defectlab.metrics.openset import fpr_at_95_tpr, known_unknown_auroc, macro_f1_with_unknown, oscr, oscr_curve
 from defectlab.pipelines.cascade import NO_DEFECT, UNKNOWN_DEFECT, LocalizedStage2, cascade_outcomes
 from defectlab.pipelines.openset import METHODS, UNKNOWN, OpenSetHead
+from defectlab.workflows.openset.data import OpenSetData
+from defectlab.workflows.openset.models import Views
 
 APPROACHES = ("one_stage", "cascade_whole", "cascade_localized")
 

@@ -11,21 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from defectlab.backbones.cache import FeatureCache
+from defectlab.bundle.classifier import ClassifierBundle
 from defectlab.bundle.io import Bundle
 from defectlab.calibration.thresholds import Threshold
-from defectlab.classifiers.bundle import ClassifierBundle
+from defectlab.classifiers.maps import MapSource
 from defectlab.classifiers.model import AttentionClassifier
 from defectlab.data.sample import GOOD
 from defectlab.detectors.model import AnomalyModel
 from defectlab.errors import ConfigError, ModelError
-from defectlab.experiments.classification.maps import MapSource
-from defectlab.experiments.openset.config import ClassifierConfig, DataConfig, OpenSetConfig, Stage1Config
-from defectlab.experiments.openset.data import apply_split, load_or_create_split, read_samples
-from defectlab.experiments.openset.evaluate import evaluate_all, test_representations
-from defectlab.experiments.openset.models import Backbones, feature_config, fit_models, views
 from defectlab.pipelines.openset_bundle import OpenSetBundle, load_openset_bundle, save_openset_bundle
-
-REQUIRED_KEYS = ("closed_set_accuracy", "known_unknown_auroc", "oscr", "fpr_at_95_tpr", "macro_f1_with_unknown")
+from defectlab.workflows.openset.config import ClassifierConfig, DataConfig, OpenSetConfig, Stage1Config
+from defectlab.workflows.openset.data import apply_split, load_or_create_split, read_samples
+from defectlab.workflows.openset.evaluate import evaluate_all, test_representations
+from defectlab.workflows.openset.models import Backbones, feature_config, fit_models, views
 
 
 def split_path(bundle_dir: Path) -> Path:

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from defectlab.backbones.registry import get_spec
+from defectlab.bundle.classifier import ClassifierBundle, save_classifier_bundle
 from defectlab.classifiers.backbone import DEFAULT_BACKBONE
-from defectlab.classifiers.bundle import ClassifierBundle, save_classifier_bundle
 from defectlab.classifiers.causal import CausalClassifier
 from defectlab.classifiers.causal_train import CAUSAL_PARTS, CausalConfig, find_strata, fit_causal_model
 from defectlab.classifiers.labels import LabelledSamples, check_scheme, label_samples

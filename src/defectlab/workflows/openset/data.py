@@ -20,8 +20,8 @@ from defectlab.data.folder import read_folder
 from defectlab.data.formats import read_dataset
 from defectlab.data.sample import GOOD, Sample
 from defectlab.errors import ConfigError, DataError
-from defectlab.experiments.openset.config import OpenSetConfig
 from defectlab.fileio import atomic_write_text
+from defectlab.workflows.openset.config import OpenSetConfig
 
 PARTS = ("train", "val", "test")
 

@@ -17,6 +17,7 @@ import torch
 from defectlab.backbones.cache import FeatureCache
 from defectlab.backbones.extractor import FeatureConfig, FeatureExtractor
 from defectlab.calibration.thresholds import calibrate
+from defectlab.classifiers.maps import MapSource
 from defectlab.classifiers.model import AttentionClassifier
 from defectlab.classifiers.registry import build_classifier
 from defectlab.classifiers.train import TrainConfig, train_on_maps
@@ -24,12 +25,11 @@ from defectlab.data.sample import Sample
 from defectlab.detectors.base import Detector
 from defectlab.detectors.registry import make_detector
 from defectlab.errors import DataError
-from defectlab.experiments.classification.maps import MapSource
-from defectlab.experiments.openset.config import OpenSetConfig
-from defectlab.experiments.openset.data import OpenSetData
 from defectlab.pipelines.cascade import LocalizedStage2
 from defectlab.pipelines.localize import DefectRegionModel
 from defectlab.pipelines.openset import OpenSetHead
+from defectlab.workflows.openset.config import OpenSetConfig
+from defectlab.workflows.openset.data import OpenSetData
 
 
 @dataclass

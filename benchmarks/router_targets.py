@@ -1,4 +1,4 @@
-"""The targets of the multi-product issue, checked against a study's results."""
+"""The targets of the multi-product issue (router, unknown category, FeatureCAE), checked against a router study's results."""
 
 from __future__ import annotations
 

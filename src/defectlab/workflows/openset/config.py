@@ -10,8 +10,8 @@ import yaml
 
 from defectlab.data.formats import FORMATS
 from defectlab.errors import ConfigError
-from defectlab.experiments.config_tools import build_dataclass
 from defectlab.pipelines.openset import METHODS
+from defectlab.workflows.config_tools import build_dataclass
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from defectlab.data.sample import Sample
 from defectlab.detectors.model import AnomalyModel
 from defectlab.detectors.registry import make_detector
 from defectlab.errors import ConfigError, DataError
-from defectlab.experiments.workflow import FitOptions, fit_bundle
 from defectlab.fileio import atomic_write_text
 from defectlab.pipelines.routed import RoutedModel
 from defectlab.pipelines.router import CategoryRouter
+from defectlab.workflows.detection import FitOptions, fit_bundle
 
 ROUTER_ONLY_RULE = "router-only share of the defective test images"
 
