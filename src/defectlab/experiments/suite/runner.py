@@ -19,13 +19,13 @@ from defectlab.bundle.io import Bundle, library_versions
 from defectlab.data.sample import Sample
 from defectlab.detectors.model import AnomalyModel
 from defectlab.detectors.registry import make_detector
-from defectlab.experiments.results import EvaluationResult
 from defectlab.experiments.suite.config import ModelEntry, ShiftEntry, SuiteConfig
 from defectlab.experiments.suite.data import SuiteData, load_suite_data
-from defectlab.experiments.workflow import FitOptions, evaluate_bundle, fit_bundle
 from defectlab.fileio import atomic_write_text
 from defectlab.metrics.image import threshold_metrics
 from defectlab.shift.materialize import shift_sample
+from defectlab.workflows.detection import FitOptions, evaluate_bundle, fit_bundle
+from defectlab.workflows.results import EvaluationResult
 
 RESULTS = "results.json"
 
