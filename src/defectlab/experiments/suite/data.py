@@ -4,8 +4,12 @@ folder (seeded) and read back; every split is saved as JSON and reused."""
 
 from __future__ import annotations
 
+import json
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from defectlab.data.elpv import CELL_TYPES
 from defectlab.data.formats import read_dataset
@@ -18,9 +22,9 @@ from defectlab.data.synth_steel import write_folder_layout
 from defectlab.errors import ConfigError
 from defectlab.fileio import atomic_write_text
 
-TEXTURE_SIZE = 192
-SYNTH_SIZE = 128
-STEEL_SIZE = 200
+TEXTURE = {"size": 192, "n_train": 80, "n_test_good": 40, "n_per_defect": 20}
+SYNTH = {"size": 128, "n_train": 40, "n_test_good": 20, "n_test_defect_per_type": 8}
+STEEL = {"size": 200, "n_per_class": 10, "n_good": 80}
 
 DATASETS: tuple[str, ...] = (
     *(f"elpv-{t}" for t in CELL_TYPES),
@@ -42,12 +46,14 @@ class SuiteData:
     test: list[Sample]
 
 
-def _generated(folder: Path, write) -> Path:
-    """`folder`, written by `write(folder)` unless a previous run completed it."""
-    done = folder / ".complete"
-    if not done.is_file():
+def _generated(folder: Path, recipe: dict[str, Any], write: Callable[[Path], object]) -> Path:
+    """`folder`, written by `write(folder)` unless a previous run completed it with the same `recipe`."""
+    done = folder / ".complete.json"
+    stamp = json.dumps(recipe, sort_keys=True)
+    if not done.is_file() or done.read_text() != stamp:
+        shutil.rmtree(folder, ignore_errors=True)
         write(folder)
-        atomic_write_text(done, "written by defectlab's benchmark suite\n")
+        atomic_write_text(done, stamp)
     return folder
 
 
