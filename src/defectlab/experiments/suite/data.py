@@ -62,19 +62,16 @@ def _read(name: str, data_dir: Path, seed: int) -> tuple[str, list[Sample], str]
     if name.startswith("elpv-"):
         return "elpv", read_dataset(None, "elpv", name.removeprefix("elpv-")), "elpv"
     if name.startswith("synth-"):
-        kind = name.removeprefix("synth-")
-        root = _generated(data_dir / "synth", lambda f: generate_synthetic_dataset(f, size=SYNTH_SIZE, seed=seed, overwrite=True))
-        return "synthetic", read_dataset(root, "mvtec", kind), "mvtec"
+        recipe = {**SYNTH, "seed": seed}
+        root = _generated(data_dir / "synth", recipe, lambda f: generate_synthetic_dataset(f, **recipe))
+        return "synthetic", read_dataset(root, "mvtec", name.removeprefix("synth-")), "mvtec"
     if name == "steel":
-        root = _generated(
-            data_dir / "steel", lambda f: write_folder_layout(f, 10, 80, size=STEEL_SIZE, seed=seed, overwrite=True)
-        )
+        recipe = {**STEEL, "seed": seed}
+        root = _generated(data_dir / "steel", recipe, lambda f: write_folder_layout(f, **recipe))
         return "synthetic", read_dataset(root, "folder"), "elpv"
     texture, _, generator = name.partition("-")
-    root = _generated(
-        data_dir / f"textures-{generator}-{texture}",
-        lambda f: make_texture_dataset(f, texture, size=TEXTURE_SIZE, seed=seed, generator=generator),
-    )
+    recipe = {**TEXTURE, "seed": seed, "texture": texture, "generator": generator}
+    root = _generated(data_dir / f"textures-{generator}-{texture}", recipe, lambda f: make_texture_dataset(f, **recipe))
     return "texture", read_dataset(root, "mvtec", texture), "mvtec"
 
 
