@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ import torch
 from defectlab.backbones.cache import FeatureCache
 from defectlab.backbones.extractor import FeatureConfig, FeatureExtractor
 from defectlab.components.anomaly_map import to_anomaly_map
+from defectlab.components.feature_stats import channel_statistics, match_statistics
 from defectlab.detectors.base import Detector
 from defectlab.errors import ConfigError, DataError
 
@@ -64,11 +66,27 @@ class AnomalyModel:
         """Fit the detector on normal images."""
         if len(images) == 0:
             raise DataError("no training images: the detector needs normal images to fit")
-        self.detector.fit(self.extract(images, progress=progress), progress=progress)
+        features = self.extract(images, progress=progress)
+        self.reference_statistics_ = channel_statistics(features)
+        self.detector.fit(features, progress=progress)
         return self
+
+    def matched_to(self, images: Sequence[np.ndarray], progress: bool = False) -> AnomalyModel:
+        """A copy whose features are re-standardized before scoring: the channel statistics of `images`
+        (unlabeled images of a new condition, defects allowed among them) are mapped onto the training
+        images' statistics (test-time feature standardization)."""
+        if not hasattr(self, "reference_statistics_"):
+            raise ConfigError("matched_to needs a model fitted in this process (its training statistics)")
+        if len(images) == 0:
+            raise DataError("matched_to needs at least one image of the new condition")
+        matched = copy.copy(self)
+        matched.condition_statistics_ = channel_statistics(self.extract(images, progress=progress))
+        return matched
 
     def predict_features(self, features: torch.Tensor, with_maps: bool = True) -> Prediction:
         """Scores and maps from precomputed features (`with_maps=False` skips the map upsampling and smoothing)."""
+        if hasattr(self, "condition_statistics_"):
+            features = match_statistics(features, self.condition_statistics_, self.reference_statistics_)
         scores, patches = self.detector.score(features)
         if not with_maps:
             return Prediction(scores.numpy().astype(np.float64), np.zeros((len(scores), 0, 0), np.float32))

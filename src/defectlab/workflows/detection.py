@@ -21,6 +21,7 @@ from defectlab.errors import ConfigError, DataError
 from defectlab.metrics.bootstrap import bootstrap_ci
 from defectlab.metrics.image import auprc, auroc, f1_at, threshold_metrics
 from defectlab.metrics.pixel import aupro, pixel_auroc
+from defectlab.shift.family import corrupted_copies
 from defectlab.workflows.results import EvaluationResult, Example
 
 THRESHOLD_METHODS = ("auto", "f1", "mean_std", "quantile")
@@ -36,6 +37,8 @@ class FitOptions:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     threshold: str = "auto"  # AUTO_THRESHOLDS for the detector, else f1 when validation anomalies exist, else mean_std
     holdout: float = 0.1  # share of training normals kept for calibration when there is no validation set
+    augment: str | None = None  # a corruption family (shift.family.FAMILIES): corrupted copies join the fit
+    augment_copies: int = 1
     seed: int = 42
     num_threads: int | None = None
 
@@ -89,6 +92,8 @@ def fit_bundle(
             features=options.features,
             num_threads=options.num_threads,
         )
+    if options.augment:
+        extra = [*extra, *corrupted_copies(normals, options.augment, options.augment_copies, options.seed)]
     images = [s.image for s in normals] + [s.image for s in extra if s.label == 0]
     start = time.perf_counter()
     model.fit(images, progress=progress)

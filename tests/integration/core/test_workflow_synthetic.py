@@ -75,6 +75,17 @@ def test_extra_normals_join_the_fit_but_never_the_calibration(texture_split) -> 
     assert bundle.training["fingerprint"] == training_fingerprint([s.image for s in fit_part + extra])
 
 
+def test_augment_adds_corrupted_copies_of_the_fitted_normals_only(texture_split) -> None:
+    from defectlab.shift.family import corrupted_copies
+
+    train, _ = texture_split
+    bundle, _ = fit_bundle(train, [], _options(holdout=0.2, seed=3, augment="photometric", augment_copies=2), category="t")
+    fit_part, _ = split_holdout(train, 0.2, 3)
+    copies = corrupted_copies(fit_part, "photometric", 2, seed=3)
+    assert bundle.training["n_train"] == 16 * 3 and bundle.training["n_calibration"] == 4
+    assert bundle.training["fingerprint"] == training_fingerprint([s.image for s in fit_part + copies])
+
+
 def test_validation_with_anomalies_gives_f1_threshold(texture_split) -> None:
     train, test = texture_split
     val = test[::2]

@@ -101,3 +101,25 @@ def test_predict_without_maps_gives_the_same_scores() -> None:
     full, lean = model.predict(images), model.predict(images, with_maps=False)
     np.testing.assert_array_equal(full.scores, lean.scores)
     assert full.maps.shape == (4, 32, 32) and lean.maps.shape == (4, 0, 0)
+
+
+def test_matched_model_scores_standardized_features(fitted, image_factory) -> None:
+    from defectlab.components.feature_stats import channel_statistics, match_statistics
+
+    condition = [np.clip(img.astype(int) // 2 + 40, 0, 255).astype(np.uint8) for img in image_factory(6, seed=7)]
+    matched = fitted.matched_to(condition)
+    assert matched is not fitted and not hasattr(fitted, "condition_statistics_")  # the original is untouched
+    features = fitted.extractor.extract(condition[:3])
+    want = fitted.detector.score(
+        match_statistics(features, channel_statistics(fitted.extractor.extract(condition)), fitted.reference_statistics_)
+    )[0]
+    np.testing.assert_allclose(matched.predict(condition[:3]).scores, want.numpy(), rtol=1e-5)
+
+
+def test_matched_to_needs_a_fit_and_images(random_config, fitted, image_factory) -> None:
+    from defectlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="fitted in this process"):
+        AnomalyModel(PatchCore(), random_config).matched_to(image_factory(2, seed=1))
+    with pytest.raises(DataError):
+        fitted.matched_to([])

@@ -13,8 +13,9 @@ from defectlab.detectors.registry import DETECTORS
 from defectlab.errors import ConfigError
 from defectlab.experiments.suite.data import DATASETS
 from defectlab.shift import CORRUPTIONS, PRESETS
+from defectlab.shift.family import FAMILIES
 
-FAMILIES = ("elpv", "texture", "synthetic")
+DATA_FAMILIES = ("elpv", "texture", "synthetic")
 
 
 class _Strict(BaseModel):
@@ -27,7 +28,7 @@ class ShiftEntry(_Strict):
     corruption: str | None = None
     preset: str | None = None
     severity: int = Field(3, ge=1, le=5)
-    families: tuple[Literal["elpv", "texture", "synthetic"], ...] = FAMILIES
+    families: tuple[Literal["elpv", "texture", "synthetic"], ...] = DATA_FAMILIES
 
     @model_validator(mode="after")
     def _one_kind(self) -> ShiftEntry:
@@ -60,6 +61,16 @@ class ModelEntry(_Strict):
     image_size: int | Literal["native"] = 224
     pool_size: int = 3
     weights: str = "default"
+    augment: str | None = None  # corruption family whose copies of the normals join the fit
+    augment_copies: int = Field(1, ge=1)
+    test_time_standardization: bool = False  # re-standardize features to each test set's own statistics
+
+    @field_validator("augment")
+    @classmethod
+    def _family(cls, value: str | None) -> str | None:
+        if value is not None and value not in FAMILIES:
+            raise ValueError(f"unknown corruption family {value!r}; choose one of {', '.join(FAMILIES)}")
+        return value
 
     @field_validator("detector")
     @classmethod

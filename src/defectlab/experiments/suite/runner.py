@@ -7,7 +7,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,12 +78,21 @@ class _Fitter:
 
     def fit(self, train: Sequence[Sample], val: Sequence[Sample]) -> Bundle:
         params = {"seed": self.config.seed, **self.entry.params}
-        options = FitOptions(self.entry.detector, params, self.features, seed=self.config.seed)
+        options = FitOptions(
+            self.entry.detector,
+            params,
+            self.features,
+            augment=self.entry.augment,
+            augment_copies=self.entry.augment_copies,
+            seed=self.config.seed,
+        )
         model = AnomalyModel(make_detector(self.entry.detector, params), self.features, cache=self.cache)
         bundle, _ = fit_bundle(train, val, options, model=model, category=self.data.name)
         return bundle
 
     def evaluate(self, bundle: Bundle, test: Sequence[Sample], **keys: Any) -> dict[str, Any]:
+        if self.entry.test_time_standardization:
+            bundle = replace(bundle, model=bundle.model.matched_to([s.image for s in test]))
         result = evaluate_bundle(bundle, test, n_examples=0, n_bootstrap=self.config.bootstrap, seed=self.config.seed)
         base = {"dataset": self.data.name, "family": self.data.family, "model": self.entry.name}
         return _row(result, bundle, **base, image_size=self.features.image_size, **keys)
