@@ -11,6 +11,7 @@ import torch
 
 from defectlab.backbones.cache import FeatureCache
 from defectlab.backbones.extractor import FeatureConfig, FeatureExtractor
+from defectlab.components.align import Aligner, Alignment
 from defectlab.components.anomaly_map import to_anomaly_map
 from defectlab.components.feature_stats import channel_statistics, match_statistics
 from defectlab.detectors.base import Detector
@@ -21,11 +22,14 @@ from defectlab.errors import ConfigError, DataError
 class Prediction:
     """Image scores (N,) and pixel anomaly maps (N, S, S) at the model's image size.
 
-    `maps` is an empty (N, 0, 0) array when the prediction was asked without maps.
+    `maps` is an empty (N, 0, 0) array when the prediction was asked without maps. With alignment,
+    the maps are in each image's own frame and `aligned` (N,) is False where an image could not be
+    aligned to the template (it was scored as it is); without alignment `aligned` is None.
     """
 
     scores: np.ndarray
     maps: np.ndarray
+    aligned: np.ndarray | None = None
 
 
 @dataclass
@@ -38,6 +42,7 @@ class AnomalyModel:
     batch_size: int = 16
     num_threads: int | None = None
     cache: FeatureCache | None = None
+    aligner: Aligner | None = None  # align each image to a template of the training normals first
 
     def __post_init__(self) -> None:
         self._extractor: FeatureExtractor | None = None
@@ -66,7 +71,9 @@ class AnomalyModel:
         """Fit the detector on normal images."""
         if len(images) == 0:
             raise DataError("no training images: the detector needs normal images to fit")
-        features = self.extract(images, progress=progress)
+        if self.aligner is not None:
+            self.aligner.fit(list(images))
+        features = self.extract(self._aligned(images)[0], progress=progress)
         self.reference_statistics_ = channel_statistics(features)
         self.detector.fit(features, progress=progress)
         return self
@@ -80,8 +87,15 @@ class AnomalyModel:
         if len(images) == 0:
             raise DataError("matched_to needs at least one image of the new condition")
         matched = copy.copy(self)
-        matched.condition_statistics_ = channel_statistics(self.extract(images, progress=progress))
+        matched.condition_statistics_ = channel_statistics(self.extract(self._aligned(images)[0], progress=progress))
         return matched
+
+    def _aligned(self, images: Sequence[np.ndarray]) -> tuple[Sequence[np.ndarray], list[Alignment] | None]:
+        """The images in the template's frame and their alignments (unchanged, None, without an aligner)."""
+        if self.aligner is None:
+            return images, None
+        pairs = [self.aligner.align(image) for image in images]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
 
     def predict_features(self, features: torch.Tensor, with_maps: bool = True) -> Prediction:
         """Scores and maps from precomputed features (`with_maps=False` skips the map upsampling and smoothing)."""
@@ -97,7 +111,15 @@ class AnomalyModel:
         """Scores and anomaly maps for `images`, batch by batch."""
         if len(images) == 0:
             raise DataError("no images to score")
+        images, alignments = self._aligned(images)
         if self.cache is not None:
-            return self.predict_features(self.extract(images, progress=progress), with_maps)
-        parts = [self.predict_features(f, with_maps) for f in self.extractor.batches(images, progress=progress)]
-        return Prediction(np.concatenate([p.scores for p in parts]), np.concatenate([p.maps for p in parts]))
+            prediction = self.predict_features(self.extract(images, progress=progress), with_maps)
+        else:
+            parts = [self.predict_features(f, with_maps) for f in self.extractor.batches(images, progress=progress)]
+            prediction = Prediction(np.concatenate([p.scores for p in parts]), np.concatenate([p.maps for p in parts]))
+        if alignments is None or self.aligner is None:
+            return prediction
+        maps = prediction.maps
+        if with_maps:
+            maps = np.stack([self.aligner.to_image_frame(m, a) for m, a in zip(maps, alignments, strict=True)])
+        return Prediction(prediction.scores, maps, np.array([a.aligned for a in alignments]))

@@ -82,3 +82,33 @@ def test_bad_input() -> None:
         Aligner(motion="projective")
     with pytest.raises(DataError, match="uint8"):
         Aligner().fit([np.zeros((32, 32), np.float32)])
+
+
+def test_an_aligned_model_scores_in_the_template_frame_and_maps_in_the_images(random_config) -> None:
+    from dataclasses import replace
+
+    from defectlab.detectors.model import AnomalyModel
+    from defectlab.detectors.patchcore import PatchCore
+
+    rng = np.random.default_rng(5)
+    features = replace(random_config, image_size=SIZE)
+    plain = AnomalyModel(PatchCore(coreset_ratio=0.2), features)
+    aligned = AnomalyModel(PatchCore(coreset_ratio=0.2), features, aligner=Aligner())
+    train = [_part(rng) for _ in range(6)]
+    plain.fit(train)
+    aligned.fit(train)
+    good = _part(rng)
+    defect = good.copy()
+    defect[112:120, 95:103] = 255  # a bright chip on the bracket's foot
+    moved_good, _ = _moved(good, 8.0, 6.0, -5.0)
+    moved_defect, _ = _moved(defect, 8.0, 6.0, -5.0)
+    with_alignment = aligned.predict([moved_good, moved_defect])
+    assert with_alignment.aligned.tolist() == [True, True]
+    assert with_alignment.scores[1] > with_alignment.scores[0]
+    assert with_alignment.scores[0] < plain.predict([moved_good]).scores[0]  # a moved good part looks normal again
+    # the maps are the template-frame maps warped back into each image's frame
+    inner = AnomalyModel(aligned.detector, features)
+    warped_in, alignment = aligned.aligner.align(moved_defect)
+    expected = aligned.aligner.to_image_frame(inner.predict([warped_in]).maps[0], alignment)
+    np.testing.assert_allclose(with_alignment.maps[1], expected, rtol=1e-5, atol=1e-6)
+    assert plain.predict([good]).aligned is None

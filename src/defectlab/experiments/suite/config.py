@@ -64,6 +64,7 @@ class ModelEntry(_Strict):
     augment: str | None = None  # corruption family whose copies of the normals join the fit
     augment_copies: int = Field(1, ge=1)
     test_time_standardization: bool = False  # re-standardize features to each test set's own statistics
+    align: bool = False  # align every image to a template of the training normals before inspecting it
 
     @field_validator("augment")
     @classmethod

@@ -16,6 +16,7 @@ import numpy as np
 
 from defectlab.backbones.cache import FeatureCache
 from defectlab.bundle.io import Bundle, library_versions
+from defectlab.components.align import Aligner
 from defectlab.data.sample import Sample
 from defectlab.detectors.model import AnomalyModel
 from defectlab.detectors.registry import make_detector
@@ -86,7 +87,8 @@ class _Fitter:
             augment_copies=self.entry.augment_copies,
             seed=self.config.seed,
         )
-        model = AnomalyModel(make_detector(self.entry.detector, params), self.features, cache=self.cache)
+        aligner = Aligner() if self.entry.align else None
+        model = AnomalyModel(make_detector(self.entry.detector, params), self.features, cache=self.cache, aligner=aligner)
         bundle, _ = fit_bundle(train, val, options, model=model, category=self.data.name)
         return bundle
 
