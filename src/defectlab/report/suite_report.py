@@ -7,6 +7,7 @@ from pathlib import Path
 
 from defectlab.errors import DataError
 from defectlab.fileio import atomic_write_bytes, atomic_write_text
+from defectlab.report.suite_plots import ri_heatmaps_png
 from defectlab.report.suite_tables import dataset_table, macro_table, shift_table
 
 
@@ -25,8 +26,12 @@ def write_suite_report(results_dir: str | Path) -> Path:
     rows = envelope["rows"]
     for table in (macro_table(rows), dataset_table(rows), shift_table(rows)):
         atomic_write_bytes(results_dir / "tables" / f"{table.name}.csv", table.csv_bytes())
+    picture = ""
+    if any(r["phase"] != "clean" for r in rows):
+        atomic_write_bytes(results_dir / "suite_ri.png", ri_heatmaps_png(rows))
+        picture = "![Robustness Index per data set and shift](suite_ri.png)\n\n"
     seconds = envelope["timings"]["total_seconds"]
     header = f"# {envelope['config']['name']}\n\nseed {envelope['seed']}, {seconds:.0f} s, created {envelope['created']}\n\n"
     out = results_dir / "suite.md"
-    atomic_write_text(out, header + suite_markdown(rows) + "\n")
+    atomic_write_text(out, header + picture + suite_markdown(rows) + "\n")
     return out

@@ -66,6 +66,7 @@ def test_results_envelope_and_report(run) -> None:
     markdown = write_suite_report(out).read_text()
     assert "| pc |" in markdown and "| synth-texture | pd |" in markdown
     assert (out / "tables" / "suite_macro.csv").read_text().startswith("model,image AUROC")
+    assert (out / "suite_ri.png").read_bytes().startswith(b"\x89PNG") and "suite_ri.png" in markdown
 
 
 def test_report_without_results_is_a_data_error(tmp_path: Path) -> None:

@@ -75,3 +75,16 @@ def test_native_size_is_the_most_common_shorter_side() -> None:
         return Sample(id=f"{h}x{w}", image=np.zeros((h, w, 3), np.uint8), label=0, category="c")
 
     assert native_size([sample(300, 300), sample(300, 320), sample(128, 128)]) == 300
+
+
+def test_ri_grid_and_heatmap_png(rows: list[dict]) -> None:
+    from defectlab.errors import DataError
+    from defectlab.report.suite_plots import ri_grid, ri_heatmaps_png
+
+    datasets, shifts, grid = ri_grid(rows, "m", "no_adaptation")
+    assert datasets == ["a", "b"] and shifts == ["noise", "blur", "pose"]
+    assert grid[0].tolist() == pytest.approx([0.5, 0.75, 1.0]) and grid[1, 0] == pytest.approx(0.9)
+    assert np.isnan(grid[1, 1]) and np.isnan(grid[1, 2])  # not run
+    assert ri_heatmaps_png(rows).startswith(b"\x89PNG")
+    with pytest.raises(DataError, match="no shifted rows"):
+        ri_heatmaps_png([r for r in rows if r["phase"] == "clean"])
