@@ -12,8 +12,8 @@ from defectlab.data.splits import apply, load_or_create_split
 from defectlab.detectors.model import AnomalyModel
 from defectlab.detectors.registry import make_detector
 from defectlab.experiments.config import DetectionJobConfig
-from defectlab.experiments.results import EvaluationResult
 from defectlab.experiments.workflow import FitOptions, evaluate_bundle, fit_bundle
+from defectlab.results import EvaluationResult
 
 
 def run_detection_job(

@@ -18,10 +18,10 @@ from defectlab.data.sample import Sample
 from defectlab.detectors.model import AnomalyModel, Prediction
 from defectlab.detectors.registry import make_detector
 from defectlab.errors import ConfigError, DataError
-from defectlab.experiments.results import EvaluationResult, Example
 from defectlab.metrics.bootstrap import bootstrap_ci
 from defectlab.metrics.image import auprc, auroc, f1_at, threshold_metrics
 from defectlab.metrics.pixel import aupro, pixel_auroc
+from defectlab.results import EvaluationResult, Example
 
 THRESHOLD_METHODS = ("auto", "f1", "mean_std", "quantile")
 AUTO_THRESHOLDS = {"cae": "mean_std"}  # detectors whose "auto" threshold ignores validation anomalies

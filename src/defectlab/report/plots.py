@@ -15,9 +15,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from defectlab.errors import DataError
-from defectlab.experiments.results import EvaluationResult, Example
 from defectlab.explain.overlay import overlay
 from defectlab.metrics.image import auprc, auroc, pr_curve, roc_curve
+from defectlab.results import EvaluationResult, Example
 
 
 def has_both_classes(result: EvaluationResult) -> bool:

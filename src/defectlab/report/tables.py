@@ -7,7 +7,7 @@ import html
 import math
 from collections.abc import Sequence
 
-from defectlab.experiments.results import EvaluationResult
+from defectlab.results import EvaluationResult
 
 MISSING = "—"
 HEADER = ("detector", "category", "image AUROC [95% CI]", "AUPRC", "F1 @ thr", "pixel AUROC", "AUPRO", "fit s", "ms/img")

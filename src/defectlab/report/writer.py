@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from defectlab.errors import DataError
-from defectlab.experiments.results import EvaluationResult
 from defectlab.fileio import atomic_write_bytes, jsonable
 from defectlab.report import plots
 from defectlab.report.html_page import CSS, Plot, figure_html
 from defectlab.report.tables import html_table, markdown_table
+from defectlab.results import EvaluationResult
 
 HOW_TO_READ = (
     "Each row is one detector evaluated on one category's held-out test set. Image AUROC is the "

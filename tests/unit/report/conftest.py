@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from defectlab.experiments.results import EvaluationResult, Example
+from defectlab.results import EvaluationResult, Example
 
 
 def fake_result(

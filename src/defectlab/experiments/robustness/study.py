@@ -30,11 +30,11 @@ from defectlab.data.splits import apply, load_or_create_split
 from defectlab.detectors.model import AnomalyModel
 from defectlab.detectors.registry import make_detector
 from defectlab.errors import ModelError
-from defectlab.experiments.results import EvaluationResult, Example
 from defectlab.experiments.robustness.config import RobustnessConfig, ShiftSpec
 from defectlab.experiments.workflow import FitOptions, evaluate_bundle, fit_bundle, resized_image
 from defectlab.fileio import atomic_write_bytes
 from defectlab.report.plots import example_grid_png
+from defectlab.results import EvaluationResult, Example
 from defectlab.shift.materialize import shift_sample
 
 HEADLINE = ("image_auroc", "image_auprc", "image_f1", "pixel_auroc", "aupro")
