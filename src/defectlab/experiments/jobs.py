@@ -1,0 +1,64 @@
+"""The job registry: what `defectlab run CONFIG` and `defectlab report DIR` dispatch through.
+
+A job is registered once, in ``registered_jobs``: its name (the config's ``job:`` and the results
+envelope's ``job``), its config model, how it runs and how its report is rebuilt from ``results.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from defectlab.backbones.cache import FeatureCache
+from defectlab.errors import ConfigError
+from defectlab.experiments.configs.base import parse_config, read_yaml
+
+DEFAULT_JOB = "detection"
+"""The job of a config without a ``job:`` key."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One study: ``run(config, log, cache)`` runs it and returns what the CLI prints afterwards;
+    ``report(results_dir)`` rebuilds its report from the results directory and returns the page's path
+    (None: the report is written by the run only)."""
+
+    name: str
+    config_model: type
+    run: Callable[[Any, Callable[[str], None], FeatureCache | None], str]
+    report: Callable[[Path], Path] | None = None
+
+
+def registered_jobs() -> dict[str, Job]:
+    """Every job by name, in the order `defectlab run --help` lists them."""
+    from defectlab.experiments.classification.runner import CLASSIFICATION_JOB
+    from defectlab.experiments.detection_job import DETECTION_JOB
+    from defectlab.experiments.openset.runner import OPENSET_JOB
+    from defectlab.experiments.robustness.runner import ROBUSTNESS_JOB
+    from defectlab.experiments.router_study.runner import ROUTER_JOB
+
+    jobs = (DETECTION_JOB, ROBUSTNESS_JOB, CLASSIFICATION_JOB, ROUTER_JOB, OPENSET_JOB)
+    return {job.name: job for job in jobs}
+
+
+def job_named(name: Any, where: str | Path) -> Job:
+    """The registered job ``name``; ConfigError listing every job otherwise."""
+    jobs = registered_jobs()
+    if name not in jobs:
+        raise ConfigError(f"{where}: job {name!r} unknown; valid: {', '.join(jobs)}")
+    return jobs[name]
+
+
+def job_config(raw: Mapping[str, Any], where: str | Path) -> tuple[Job, Any]:
+    """The job a config mapping names (``job:``, default detection) and its validated config; ``where``
+    (the file) names the problem in a ConfigError and its stem gives the defaults of ``name`` and ``output``."""
+    values = dict(raw)
+    job = job_named(values.pop("job", DEFAULT_JOB), where)
+    return job, parse_config(job.config_model, values, where, context={"stem": Path(where).stem})
+
+
+def load_job_config(path: Path) -> tuple[Job, Any]:
+    """The job a YAML config file names and its validated config."""
+    return job_config(read_yaml(path), path)
