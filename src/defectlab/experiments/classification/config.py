@@ -10,7 +10,7 @@ from pydantic import BeforeValidator, Strict, model_validator
 
 from defectlab.classifiers.causal_train import CAUSAL_PARTS, CausalConfig
 from defectlab.classifiers.labels import check_scheme
-from defectlab.experiments.configs.base import config_model
+from defectlab.experiments.configs.base import config_model, empty_as_default
 from defectlab.shift import CORRUPTIONS, PRESETS, corruption_kind
 
 MODELS = ("smallcnn", "finetune", "attention", "causal")
@@ -96,6 +96,11 @@ class ClassificationStudyConfig:
     explanations: int = 6
     bootstrap: int = 1000
     max_cells: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_causal_section(cls, data: Any) -> Any:
+        return empty_as_default(data, "causal")
 
     @model_validator(mode="after")
     def _check(self) -> ClassificationStudyConfig:

@@ -3,6 +3,8 @@ YAML read with ``yaml.safe_load``; every problem one ``ConfigError`` naming the 
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,20 +43,21 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def parse_config(model: type[T], raw: Mapping[str, Any], where: str | Path, context: dict[str, Any] | None = None) -> T:
-    """``raw`` validated as ``model``; the first problem as a one-line ConfigError ``<where>: <dotted.path>: <what>``."""
+    """``raw`` validated as ``model``; its problems as one one-line ConfigError ``<where>: <dotted.path>: <what>; ...``."""
     try:
         return TypeAdapter(model).validate_python(dict(raw), context=context)
     except ValidationError as exc:
-        raise ConfigError(f"{where}: {describe(exc.errors()[0])}") from exc
+        raise ConfigError(f"{where}: {'; '.join(describe(error, model) for error in exc.errors())}") from exc
     except ConfigError as exc:  # raised by a library class built from the config (e.g. CausalConfig)
         raise ConfigError(f"{where}: {exc}") from exc
 
 
-def describe(error: ErrorDetails) -> str:
-    """One pydantic error as ``dotted.path: what is wrong``."""
+def describe(error: ErrorDetails, model: type | None = None) -> str:
+    """One pydantic error as ``dotted.path: what is wrong``; an unknown key lists the valid ones of ``model``'s section."""
     path = ".".join(str(part) for part in error["loc"])
     if error["type"] in _UNKNOWN:
-        what = "unknown key"
+        valid = _section_keys(model, error["loc"][:-1]) if model is not None else None
+        what = "unknown key" + (f" (valid: {', '.join(valid)})" if valid else "")
     elif error["type"] == "missing":
         what = "required"
     else:
@@ -62,6 +65,32 @@ def describe(error: ErrorDetails) -> str:
         if error["type"] != "value_error" and "input" in error:
             what += f", got {error['input']!r}"
     return f"{path}: {what}" if path else what
+
+
+def _section_keys(model: type, loc: tuple[int | str, ...]) -> list[str] | None:
+    """The keys of the config section at ``loc`` (list indices skipped), None when it is not a dataclass."""
+    section: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        hints = typing.get_type_hints(section) if dataclasses.is_dataclass(section) else {}
+        if part not in hints:
+            return None
+        section = _dataclass_in(hints[part])
+        if section is None:
+            return None
+    return [f.name for f in dataclasses.fields(section)] if dataclasses.is_dataclass(section) else None
+
+
+def _dataclass_in(hint: Any) -> type | None:
+    """The dataclass a field's type holds (through Annotated, Optional, tuple[...] and list[...])."""
+    if dataclasses.is_dataclass(hint):
+        return hint  # type: ignore[return-value]
+    for arg in typing.get_args(hint):
+        found = _dataclass_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def named_after_file(data: Any, context: dict[str, Any] | None, *keys: str) -> Any:
@@ -72,3 +101,10 @@ def named_after_file(data: Any, context: dict[str, Any] | None, *keys: str) -> A
         return data
     defaults = {"output": f"outputs/{stem}", "name": stem}
     return {**{key: defaults[key] for key in keys}, **data}
+
+
+def empty_as_default(data: Any, *keys: str) -> Any:
+    """``data`` without those of ``keys`` that are null (an empty YAML section): they take their defaults."""
+    if not isinstance(data, dict):
+        return data
+    return {key: value for key, value in data.items() if not (key in keys and value is None)}

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BeforeValidator, ValidationInfo, field_vali
 
 from defectlab.backbones.extractor import FeatureConfig
 from defectlab.detectors.registry import DETECTORS
-from defectlab.experiments.configs.base import config_model, named_after_file
+from defectlab.experiments.configs.base import config_model, empty_as_default, named_after_file
 from defectlab.experiments.configs.dataset import DatasetConfig
 from defectlab.shift import CORRUPTIONS, PRESETS
 
@@ -180,8 +180,9 @@ class RobustnessConfig:
 
     @model_validator(mode="before")
     @classmethod
-    def _file_defaults(cls, data: Any, info: ValidationInfo) -> Any:
-        return named_after_file(data, info.context, "output")
+    def _defaults(cls, data: Any, info: ValidationInfo) -> Any:
+        """``output`` from the file's stem; empty sections take their defaults."""
+        return empty_as_default(named_after_file(data, info.context, "output"), "ablations", "detector_params", "features")
 
     @field_validator("shifts")
     @classmethod
