@@ -21,8 +21,6 @@ from defectlab.report.tables import text_table
 from defectlab.report.writer import write_report
 from defectlab.results import EvaluationResult
 
-JOB = "detection"
-
 
 def run_detection_job(
     config: DetectionJobConfig, log: Callable[[str], None] = print, cache: FeatureCache | None = None, progress: bool = True
@@ -63,7 +61,7 @@ def run_detection_job(
     title = f"defectlab: {config.name}"
     record = write_results(
         out,
-        JOB,
+        JOB.name,
         config,
         config.seed,
         timer.timings(),
@@ -80,5 +78,5 @@ def _run(config: DetectionJobConfig, log: Callable[[str], None], cache: FeatureC
     return f"{text_table(results)}\nreport: {config.output / 'report.html'}"
 
 
-DETECTION_JOB = Job(JOB, DetectionJobConfig, _run)
+JOB = Job("detection", DetectionJobConfig, _run)
 """The detection job writes its report as it runs (the report's plots need the evaluated images)."""

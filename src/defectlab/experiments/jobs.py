@@ -1,11 +1,12 @@
 """The job registry: what `defectlab run CONFIG` and `defectlab report DIR` dispatch through.
 
-A job is registered once, in ``registered_jobs``: its name (the config's ``job:`` and the results
+A job is registered once, in ``REGISTRY``: its name (the config's ``job:`` and the results
 envelope's ``job``), its config model, how it runs and how its report is rebuilt from ``results.json``.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,24 +32,30 @@ class Job:
     report: Callable[[Path], Path] | None = None
 
 
-def registered_jobs() -> dict[str, Job]:
-    """Every job by name, in the order `defectlab run --help` lists them."""
-    from defectlab.experiments.classification.runner import CLASSIFICATION_JOB
-    from defectlab.experiments.detection_job import DETECTION_JOB
-    from defectlab.experiments.openset.runner import OPENSET_JOB
-    from defectlab.experiments.robustness.runner import ROBUSTNESS_JOB
-    from defectlab.experiments.router_study.runner import ROUTER_JOB
-
-    jobs = (DETECTION_JOB, ROBUSTNESS_JOB, CLASSIFICATION_JOB, ROUTER_JOB, OPENSET_JOB)
-    return {job.name: job for job in jobs}
+REGISTRY = {
+    "detection": "defectlab.experiments.detection_job",
+    "robustness": "defectlab.experiments.robustness.runner",
+    "classification": "defectlab.experiments.classification.runner",
+    "router": "defectlab.experiments.router_study.runner",
+    "openset": "defectlab.experiments.openset.runner",
+}
+"""Every job: its name -> the module whose ``JOB`` registers it (imported only when the job is used).
+Adding a job is one line here and a ``JOB = Job(...)`` in its module."""
 
 
 def job_named(name: Any, where: str | Path) -> Job:
     """The registered job ``name``; ConfigError listing every job otherwise."""
-    jobs = registered_jobs()
-    if name not in jobs:
-        raise ConfigError(f"{where}: job {name!r} unknown; valid: {', '.join(jobs)}")
-    return jobs[name]
+    if name not in REGISTRY:
+        raise ConfigError(f"{where}: job {name!r} unknown; valid: {', '.join(REGISTRY)}")
+    job = importlib.import_module(REGISTRY[name]).JOB
+    if not isinstance(job, Job) or job.name != name:
+        raise TypeError(f"{REGISTRY[name]}.JOB does not register job {name!r}")
+    return job
+
+
+def registered_jobs() -> dict[str, Job]:
+    """Every job by name (imports every job's module)."""
+    return {name: job_named(name, "registry") for name in REGISTRY}
 
 
 def job_config(raw: Mapping[str, Any], where: str | Path) -> tuple[Job, Any]:

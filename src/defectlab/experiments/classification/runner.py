@@ -36,8 +36,6 @@ from defectlab.experiments.steps import StepTimer
 from defectlab.fileio import atomic_write_bytes
 from defectlab.report.classification_report import write_classification_report
 
-JOB = "classification"
-
 EXPLAINED = ("attention", "causal")
 """Models whose explanations the report compares (the ERM head and the causal model)."""
 
@@ -117,7 +115,7 @@ def run_classification_job(
             for title, png in explanations.pop("panels").items():
                 atomic_write_bytes(cfg.output / "plots" / f"explanations_{title.replace(' ', '_')}.png", png)
             figures["explanations"] = explanations
-    results = write_results(cfg.output, JOB, cfg, cfg.seed, timer.timings(), **figures)
+    results = write_results(cfg.output, JOB.name, cfg, cfg.seed, timer.timings(), **figures)
     write_classification_report(cfg.output)
     log(f"done in {results['timings']['total_seconds'] / 60:.1f} min")
     return results
@@ -128,4 +126,4 @@ def _run(cfg: ClassificationStudyConfig, log: Callable[[str], None], cache: Feat
     return f"report: {cfg.output / 'report.html'}"
 
 
-CLASSIFICATION_JOB = Job(JOB, ClassificationStudyConfig, _run, write_classification_report)
+JOB = Job("classification", ClassificationStudyConfig, _run, write_classification_report)

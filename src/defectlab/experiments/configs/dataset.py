@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from defectlab.data.formats import FORMATS
 from defectlab.data.splits import RULES, default_split_rule
@@ -19,21 +19,14 @@ class DatasetConfig:
     format: str
     root: str | None = None
     categories: tuple[str | None, ...] = (None,)
-    split_rule: str = ""
+    split_rule: str = Field(default="", validate_default=True)
 
-    @model_validator(mode="before")
+    @field_validator("categories", mode="before")
     @classmethod
-    def _defaults(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        values = dict(data)
-        if isinstance(values.get("categories"), str):
-            values["categories"] = [values["categories"]]
-        if not values.get("categories"):
-            values["categories"] = [None]
-        if values.get("split_rule") is None and isinstance(values.get("format"), str):
-            values["split_rule"] = default_split_rule(values["format"])
-        return values
+    def _listed(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [value]
+        return value or [None]
 
     @field_validator("format")
     @classmethod
@@ -42,9 +35,11 @@ class DatasetConfig:
             raise ValueError(f"{value!r} unknown; valid: {', '.join(FORMATS)}")
         return value
 
-    @field_validator("split_rule")
+    @field_validator("split_rule", mode="before")
     @classmethod
-    def _known_rule(cls, value: str) -> str:
+    def _known_rule(cls, value: str | None, info: ValidationInfo) -> str:
+        if not value and isinstance(info.data.get("format"), str):
+            return default_split_rule(info.data["format"])
         if value not in RULES:
             raise ValueError(f"{value!r} unknown; valid: {', '.join(RULES)}")
         return value

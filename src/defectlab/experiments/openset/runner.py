@@ -39,8 +39,6 @@ from defectlab.pipelines.openset import METHODS
 from defectlab.report.openset_report import write_openset_report
 from defectlab.report.page import RESULTS
 
-JOB = "openset"
-
 SUBDIRS = ("classifier", "embeddings", "osr", "cascade", "plots")
 SUMMARY_FIELDS = (
     "split",
@@ -92,7 +90,7 @@ def run_openset_job(
     _write_outputs(out, config, fitted, reps, tests, test_samples)
     record = write_results(
         out,
-        JOB,
+        JOB.name,
         config,
         config.seed,
         timer.timings(),
@@ -180,4 +178,4 @@ def _run(config: OpenSetConfig, log: Callable[[str], None], cache: FeatureCache 
     return f"results: {config.split_dir / RESULTS}; summary: {config.output / 'summary.csv'}"
 
 
-OPENSET_JOB = Job(JOB, OpenSetConfig, _run, write_openset_report)
+JOB = Job("openset", OpenSetConfig, _run, write_openset_report)

@@ -35,8 +35,6 @@ from defectlab.fileio import atomic_write_bytes, atomic_write_text
 from defectlab.metrics.delong import delong_test
 from defectlab.report.robustness_report import write_robustness_report
 
-JOB = "robustness"
-
 
 def run_robustness_job(config: RobustnessConfig, log: Callable[[str], None] = print, cache: FeatureCache | None = None) -> Study:
     """Run every configured phase; write results.json, robustness.csv, arrays, galleries and the report.
@@ -78,7 +76,7 @@ def run_robustness_job(config: RobustnessConfig, log: Callable[[str], None] = pr
                 _cross_domain(study, kind, clean_models)
     with step("paired tests and results"):
         record = _figures(study)
-    write_results(study.output, JOB, config, config.seed, timer.timings(), **record)
+    write_results(study.output, JOB.name, config, config.seed, timer.timings(), **record)
     atomic_write_text(study.output / "robustness.csv", flat_csv(record["evaluations"]))
     write_robustness_report(study.output)
     log(f"done in {timer.total_seconds / 60:.1f} min")
@@ -479,4 +477,4 @@ def _run(config: RobustnessConfig, log: Callable[[str], None], cache: FeatureCac
     return f"{text_table(study)}\nreport: {config.output / 'report.html'}"
 
 
-ROBUSTNESS_JOB = Job(JOB, RobustnessConfig, _run, write_robustness_report)
+JOB = Job("robustness", RobustnessConfig, _run, write_robustness_report)

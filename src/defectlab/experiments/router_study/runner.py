@@ -29,8 +29,6 @@ from defectlab.experiments.router_study.targets import check_targets
 from defectlab.experiments.steps import StepTimer
 from defectlab.report.router_report import write_router_report
 
-JOB = "router"
-
 
 def run_router_job(
     cfg: RouterStudyConfig,
@@ -74,7 +72,7 @@ def run_router_job(
     with timer.step(f"routed vs oracle vs global ({cfg.system_detector})"):
         figures["systems"] = systems_phase(ctx, router)
     figures["targets"] = check_targets(figures)
-    results = write_results(cfg.output, JOB, cfg, cfg.seed, timer.timings(), **figures)
+    results = write_results(cfg.output, JOB.name, cfg, cfg.seed, timer.timings(), **figures)
     write_router_report(cfg.output)
     log(f"done in {results['timings']['total_seconds'] / 60:.1f} min")
     return results
@@ -85,4 +83,4 @@ def _run(cfg: RouterStudyConfig, log: Callable[[str], None], cache: FeatureCache
     return f"report: {cfg.output / 'report.html'}"
 
 
-ROUTER_JOB = Job(JOB, RouterStudyConfig, _run, write_router_report)
+JOB = Job("router", RouterStudyConfig, _run, write_router_report)
