@@ -18,7 +18,7 @@ from defectlab.errors import ConfigError
 
 T = TypeVar("T")
 
-config_model = dataclass(config=ConfigDict(extra="forbid", arbitrary_types_allowed=False), frozen=True)
+config_model = dataclass(config=ConfigDict(extra="forbid"), frozen=True)
 """Decorator of every config class: a frozen dataclass validated by pydantic, unknown keys refused."""
 
 _UNKNOWN = {"extra_forbidden", "unexpected_keyword_argument"}
