@@ -159,7 +159,7 @@ ERRORS = [
     ({"max_cells": 15}, r"max_cells must be at least 16 \(or null for every cell\)"),
     ({"explanations": -1}, "explanations must be >= 0 and bootstrap >= 1"),
     ({"bootstrap": 0}, "explanations must be >= 0 and bootstrap >= 1"),
-    ({"epoch": 3, "modles": []}, r"study\.yaml: epoch: unknown key; modles: unknown key"),
+    ({"epoch": 3, "modles": []}, r"study\.yaml: epoch, modles: unknown keys \(valid: output, seed, schemes, models, "),
 ]
 
 

@@ -41,6 +41,10 @@ def test_unknown_key_is_refused_with_its_dotted_path() -> None:
         ({**ROBUSTNESS, "dataset": {"format": "elpv", "split": "elpv"}}, r"r\.yaml: dataset\.split: unknown key"),
         ({**ROBUSTNESS, "features": {"image_size": "big"}}, r"r\.yaml: features\.image_size: Input should be a valid integer"),
         ({"job": "robustness"}, r"r\.yaml: dataset: required; shifts: required"),
+        (
+            {**ROBUSTNESS, "gallary": 3, "seed": "x", "few_shot": {"k": [1], "sift": {}}},
+            r"r\.yaml: gallary: unknown key \(valid: output, .*\); few_shot\.sift: unknown key \(valid: shift, k\); seed: Input should be a valid integer",
+        ),
     ],
 )
 def test_nested_problems_name_their_path(raw: dict, message: str) -> None:

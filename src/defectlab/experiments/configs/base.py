@@ -47,24 +47,33 @@ def parse_config(model: type[T], raw: Mapping[str, Any], where: str | Path, cont
     try:
         return TypeAdapter(model).validate_python(dict(raw), context=context)
     except ValidationError as exc:
-        raise ConfigError(f"{where}: {'; '.join(describe(error, model) for error in exc.errors())}") from exc
+        raise ConfigError(f"{where}: {describe(exc.errors(), model)}") from exc
     except ConfigError as exc:  # raised by a library class built from the config (e.g. CausalConfig)
         raise ConfigError(f"{where}: {exc}") from exc
 
 
-def describe(error: ErrorDetails, model: type | None = None) -> str:
-    """One pydantic error as ``dotted.path: what is wrong``; an unknown key lists the valid ones of ``model``'s section."""
-    path = ".".join(str(part) for part in error["loc"])
-    if error["type"] in _UNKNOWN:
-        valid = _section_keys(model, error["loc"][:-1]) if model is not None else None
-        what = "unknown key" + (f" (valid: {', '.join(valid)})" if valid else "")
-    elif error["type"] == "missing":
-        what = "required"
-    else:
-        what = error["msg"].removeprefix("Value error, ")
-        if error["type"] != "value_error" and "input" in error:
-            what += f", got {error['input']!r}"
-    return f"{path}: {what}" if path else what
+def describe(errors: list[ErrorDetails], model: type) -> str:
+    """Pydantic's errors as ``dotted.path: what is wrong; ...``: unknown keys first, grouped by section with
+    the section's valid keys."""
+    unknown: dict[tuple[int | str, ...], list[str]] = {}
+    problems = []
+    for error in errors:
+        path = ".".join(str(part) for part in error["loc"])
+        if error["type"] in _UNKNOWN:
+            unknown.setdefault(error["loc"][:-1], []).append(path)
+            continue
+        if error["type"] == "missing":
+            what = "required"
+        else:
+            what = error["msg"].removeprefix("Value error, ")
+            if error["type"] != "value_error" and "input" in error:
+                what += f", got {error['input']!r}"
+        problems.append(f"{path}: {what}" if path else what)
+    for section, paths in reversed(unknown.items()):
+        valid = _section_keys(model, section)
+        what = "unknown key" if len(paths) == 1 else "unknown keys"
+        problems.insert(0, f"{', '.join(paths)}: {what}" + (f" (valid: {', '.join(valid)})" if valid else ""))
+    return "; ".join(problems)
 
 
 def _section_keys(model: type, loc: tuple[int | str, ...]) -> list[str] | None:
