@@ -43,7 +43,8 @@ def test_unknown_key_is_refused_with_its_dotted_path() -> None:
         ({"job": "robustness"}, r"r\.yaml: dataset: required; shifts: required"),
         (
             {**ROBUSTNESS, "gallary": 3, "seed": "x", "few_shot": {"k": [1], "sift": {}}},
-            r"r\.yaml: gallary: unknown key \(valid: output, .*\); few_shot\.sift: unknown key \(valid: shift, k\); seed: Input should be a valid integer",
+            r"r\.yaml: few_shot\.sift: unknown key \(valid: shift, k\); gallary: unknown key \(valid: output, .*\); "
+            r"few_shot\.shift: required; seed: Input should be a valid integer",
         ),
     ],
 )
