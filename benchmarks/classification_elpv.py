@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from defectlab.experiments.classification.config import load_classification_config
 from defectlab.experiments.classification.runner import run_classification_job
+from defectlab.experiments.jobs import job_config
 from study_args import study_setup
 
 
@@ -84,7 +84,7 @@ def print_ces(results: dict[str, Any]) -> None:
 
 def main() -> None:
     path, raw, cache = study_setup(__doc__, "configs/classification.yaml", "classification")
-    config = load_classification_config(path, raw)
+    _, config = job_config(raw, path)
     results = run_classification_job(config, log=print, cache=cache)
     print(f"\nwall time per step (total {results['timings']['total_seconds'] / 60:.1f} min)")
     for step in results["timings"]["steps"]:

@@ -24,9 +24,9 @@ from defectlab.classifiers.causal_train import find_strata
 from defectlab.classifiers.maps import MapSource
 from defectlab.classifiers.registry import build_classifier
 from defectlab.data.elpv import read_elpv
-from defectlab.experiments.classification.config import load_classification_config
 from defectlab.experiments.classification.models import fit_causal, fit_head
 from defectlab.experiments.classification.phases import Context, exact_views, scheme_data, spurious_data, views_in
+from defectlab.experiments.jobs import load_job_config
 from defectlab.metrics.classification import group_report
 
 
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=Path("configs/classification.yaml"))
     parser.add_argument("--seeds", default="42,43,44,45,46")
     args = parser.parse_args()
-    cfg = load_classification_config(args.config)
+    _, cfg = load_job_config(args.config)
     samples = read_elpv()
     source = MapSource(build_classifier("attention", 2, cfg.image_size, seed=cfg.seed), FeatureCache(default_cache_dir()))
     ctx = Context(cfg, samples, source.maps([s.image for s in samples], progress=True), source, print, False)

@@ -31,11 +31,11 @@ import torch.nn.functional as F
 from defectlab.backbones.cache import FeatureCache, default_cache_dir
 from defectlab.data.sample import Sample
 from defectlab.detectors.registry import make_detector
+from defectlab.experiments.jobs import load_job_config
 from defectlab.experiments.openset.runner import ensure_data
 from defectlab.metrics.image import auroc
 from defectlab.pipelines.localize import anomaly_weighted_embedding
 from defectlab.pipelines.openset import METHODS, LinearHead, OpenSetHead
-from defectlab.workflows.openset.config import load_openset_config
 from defectlab.workflows.openset.data import apply_split, load_or_create_split, read_samples
 from defectlab.workflows.openset.models import Backbones, labels_of
 
@@ -77,7 +77,7 @@ def evaluate(
 
 
 def run_split(path: Path, cache: FeatureCache) -> list[dict[str, float]]:
-    config = load_openset_config(path)
+    _, config = load_job_config(path)
     ensure_data(config, print)
     defects, normals = read_samples(config)
     config.split_dir.mkdir(parents=True, exist_ok=True)

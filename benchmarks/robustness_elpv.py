@@ -13,7 +13,8 @@ Runs `configs/robustness.yaml` (or `--config`) into a fresh output folder and pr
 
 from __future__ import annotations
 
-from defectlab.experiments.robustness import load_robustness_config, run_robustness_job
+from defectlab.experiments.jobs import job_config
+from defectlab.experiments.robustness import run_robustness_job
 from defectlab.experiments.robustness.study import Study
 from study_args import study_setup
 
@@ -31,8 +32,8 @@ def _auroc(record: dict) -> float:
 
 
 def print_timings(study: Study) -> None:
-    print(f"\nwall time per step (total {study.total_seconds / 60:.1f} min)")
-    for step in study.steps:
+    print(f"\nwall time per step (total {study.timer.total_seconds / 60:.1f} min)")
+    for step in study.timer.steps:
         print(f"  {step['seconds']:8.1f} s  {step['step']}")
 
 
@@ -93,7 +94,7 @@ def print_few_shot(study: Study) -> None:
 
 def main() -> None:
     path, raw, cache = study_setup(__doc__, "configs/robustness.yaml", "robustness")
-    config = load_robustness_config(path, raw)
+    _, config = job_config(raw, path)
     study = run_robustness_job(config, log=print, cache=cache)
     print_timings(study)
     print_shift_ri(study)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import time
 
-from defectlab.experiments.router_study import load_router_config, run_router_job
+from defectlab.experiments.jobs import job_config
+from defectlab.experiments.router_study import run_router_job
 from defectlab.report.page import load_results
 from defectlab.report.router_report import router_sections
 from defectlab.report.sections import all_tables
@@ -27,7 +28,7 @@ from study_args import study_setup
 
 def main() -> None:
     path, raw, cache = study_setup(__doc__ or "", "configs/router.yaml", "router")
-    config = load_router_config(path, raw)
+    _, config = job_config(raw, path)
     started = time.perf_counter()
     run_router_job(config, cache=cache, progress=False)
     wall = time.perf_counter() - started

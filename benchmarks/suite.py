@@ -8,11 +8,13 @@ MVTec texture and object sets and the synthetic steel set. Shifts: ImageNet-C (`
 and the project's own shift suite, as configured. Features are cached, so a second run is fast.
 
     python benchmarks/suite.py [--config configs/suite.yaml] [--datasets a,b] [--models a,b] [--no-adapted]
+    defectlab run configs/suite.yaml        # the same run, through the job registry
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from defectlab.backbones.cache import FeatureCache, default_cache_dir
@@ -40,7 +42,7 @@ def main() -> None:
         changes["output"] = args.output
     if args.no_adapted:
         changes["adapted"] = False
-    config = config.model_validate({**config.model_dump(), **changes})
+    config = replace(config, **changes)
     run = run_suite(config, FeatureCache(default_cache_dir()))
     print(suite_markdown(run.rows))
     print(f"\n{run.seconds:.0f} s; {write_suite_report(config.output)}")

@@ -309,14 +309,23 @@ def test_run_config_that_is_not_valid_yaml(tmp_path, env):
 @pytest.mark.parametrize(
     ("changes", "needles"),
     [
-        ({"colour": "blue"}, ("unknown key(s) colour",)),
-        ({"features": {"imagesize": 96}}, ("unknown key(s) in 'features': imagesize", "image_size")),
-        ({"dataset": {"format": "mvtec", "rooot": "x"}}, ("unknown key(s) in 'dataset': rooot",)),
-        ({"detectors": ["nope"]}, ("detector 'nope' unknown",)),
-        ({"dataset": {"format": "nope", "root": "x"}}, ("dataset.format 'nope' unknown",)),
-        ({"bootstrap": "lots"}, ("'bootstrap' must be an integer", "'lots'")),
+        ({"colour": "blue"}, ("colour: unknown key",)),
+        ({"features": {"imagesize": 96}}, ("features.imagesize: unknown key", "image_size")),
+        ({"dataset": {"format": "mvtec", "rooot": "x"}}, ("dataset.rooot: unknown key",)),
+        ({"detectors": ["nope"]}, ("detectors.0.kind: 'nope' unknown",)),
+        ({"dataset": {"format": "nope", "root": "x"}}, ("dataset.format: 'nope' unknown",)),
+        ({"bootstrap": "lots"}, ("bootstrap: Input should be a valid integer", "'lots'")),
+        ({"job": "benchmark"}, ("job 'benchmark' unknown; valid: detection, robustness, classification, router, openset, suite",)),
     ],
-    ids=["unknown-key", "unknown-features-key", "unknown-dataset-key", "unknown-detector", "unknown-format", "not-a-number"],
+    ids=[
+        "unknown-key",
+        "unknown-features-key",
+        "unknown-dataset-key",
+        "unknown-detector",
+        "unknown-format",
+        "not-a-number",
+        "unknown-job",
+    ],
 )
 def test_run_config_with_bad_content(changes, needles, dataset, tmp_path, env):
     result, path = _run(yaml.safe_dump(_config(dataset, tmp_path, **changes)), tmp_path, env)

@@ -58,12 +58,14 @@ def test_run_prints_results_table(job):
     assert f"report: {output / 'report.html'}" in out
 
 
-def test_run_writes_metrics_json(job):
-    output, _, _ = job
-    metrics = json.loads((output / "metrics.json").read_text())
-    assert metrics["title"] == "defectlab: e2e synthetic"
-    assert metrics["config"]["dataset"]["categories"] == ["texture"]
-    assert metrics["provenance"]["seed"] == 7
+def test_run_writes_the_results_envelope(job):
+    output, _, cache = job
+    metrics = json.loads((output / "results.json").read_text())
+    assert metrics["job"] == "detection" and metrics["title"] == "defectlab: e2e synthetic"
+    assert metrics["config"]["dataset"]["categories"] == ["texture"] and metrics["config"]["dataset"]["split_rule"] == "mvtec"
+    assert metrics["seed"] == 7 and metrics["versions"]["torch"] and metrics["created"]
+    assert metrics["feature_cache"] == str(cache)
+    assert [s["step"] for s in metrics["timings"]["steps"]] == [f"[texture] fitting {d}" for d in DETECTORS]
     results = metrics["results"]
     assert [(r["detector"], r["category"]) for r in results] == [(d, "texture") for d in DETECTORS]
     for r in results:

@@ -49,11 +49,11 @@ def fit(
     from defectlab.backbones.extractor import FeatureConfig
     from defectlab.bundle.io import save_bundle
     from defectlab.data.formats import read_dataset
-    from defectlab.data.splits import apply, load_or_create_split
+    from defectlab.data.splits import apply, default_split_rule, load_or_create_split
     from defectlab.workflows.detection import FitOptions, fit_bundle
 
     samples = read_dataset(data, fmt, category)
-    rule = "elpv" if fmt in ("elpv", "folder", "severstal", "neu") else "mvtec"
+    rule = default_split_rule(fmt)
     split_path = split or out.with_name(f"{out.name}.split.json")
     new_split = not split_path.exists()
     try:  # a failed fit leaves nothing behind: not even the split it drew

@@ -38,6 +38,12 @@ MVTEC_TRAIN_FRACTION = 0.8
 MVTEC_VAL_ANOMALOUS_FRACTION = 0.3
 
 
+def default_split_rule(fmt: str) -> str:
+    """The split rule a dataset format gets unless one is chosen: ``"mvtec"`` for the MVTec layout
+    (it has train/good and test folders), ``"elpv"`` (a seeded holdout) for every other format."""
+    return "mvtec" if fmt == "mvtec" else "elpv"
+
+
 @dataclass
 class Split:
     """Sample ids of each part plus how they were drawn."""

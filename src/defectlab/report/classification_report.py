@@ -8,7 +8,7 @@ from typing import Any
 from defectlab.report.classification_plots import group_accuracy_png, training_curves_png
 from defectlab.report.datatable import Column, DataTable, Estimate, make_table, text_column
 from defectlab.report.html_page import Plot
-from defectlab.report.page import PageInfo, load_results, results_job, write_page
+from defectlab.report.page import PageInfo, load_results, write_page
 from defectlab.report.sections import Section, timing_section
 
 TITLE = "Defect classification report"
@@ -31,14 +31,6 @@ GRAPH = (
     "NWGM approximation), trains on do(nuisance) views with a consistency loss, and learns per-channel "
     "causal-strength weights that are penalized when a channel's class-conditional mean differs between strata."
 )
-
-
-JOB = "classification"
-
-
-def is_classification_results(directory: Path) -> bool:
-    """Whether ``directory`` holds a classification study's results.json."""
-    return results_job(directory) == JOB
 
 
 def _metric_table(scheme: str, block: dict[str, Any]) -> DataTable:

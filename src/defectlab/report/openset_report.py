@@ -1,18 +1,16 @@
-"""The HTML report of one open-set split, from its metrics.json and cascade/outcomes.csv."""
+"""The HTML report of one open-set split, from its results.json and cascade/outcomes.csv."""
 
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
-from defectlab.errors import DataError
 from defectlab.report.datatable import Column, make_table, text_column
 from defectlab.report.html_page import Plot
 from defectlab.report.openset_plots import confusion_png, oscr_png, score_histograms_png
-from defectlab.report.page import PageInfo, write_page
-from defectlab.report.sections import Section
+from defectlab.report.page import PageInfo, load_results, write_page
+from defectlab.report.sections import Section, timing_section
 
 TITLE = "defectlab open-set study"
 HOW_TO_READ = (
@@ -45,10 +43,7 @@ METRICS = (
 def write_openset_report(directory: Path) -> Path:
     """Write report.html, summary.md and tables/*.csv into the split folder ``directory``."""
     directory = Path(directory)
-    try:
-        metrics = json.loads((directory / "metrics.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {directory / 'metrics.json'}: {exc}") from exc
+    metrics = load_results(directory)
     results: dict[str, dict[str, dict[str, float]]] = metrics["results"]
     columns = [text_column("approach"), text_column("method"), *(Column(m.replace("_", " ")) for m in METRICS)]
     rows = [
@@ -79,18 +74,9 @@ def write_openset_report(directory: Path) -> Path:
                 )
             )
     notes = [f"stage-1 threshold {metrics.get('stage1_threshold'):.4g}; covariance estimators {metrics.get('covariance')}"]
-    seconds = metrics.get("seconds", {})
-    sections = [
-        Section("results", "Results", tables=[table], plots=plots, notes=notes),
-        Section(
-            "timings",
-            "Timings",
-            "Seconds per step of this run (features from the cache where present).",
-            tables=[
-                make_table("timings", "seconds", [text_column("step"), Column("seconds")], [[k, v] for k, v in seconds.items()])
-            ],
-        ),
-    ]
+    sections = [Section("results", "Results", tables=[table], plots=plots, notes=notes)]
+    if metrics.get("timings"):
+        sections.append(timing_section(metrics["timings"]))
     info = PageInfo(
         f"{TITLE}: split {metrics['config']['name']}",
         metrics.get("created", "?"),

@@ -22,22 +22,23 @@ RESULTS = "results.json"
 def load_results(directory: Path) -> dict[str, Any]:
     """A study's results.json; DataError naming it when missing or malformed."""
     path = Path(directory) / RESULTS
+    if not path.is_file():
+        raise DataError(f"{path} not found: not a results directory (`defectlab run` writes one)")
     try:
         results = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
+        raise DataError(f"cannot read {path}: {' '.join(str(exc).split())}") from exc
     if not isinstance(results, dict):
         raise DataError(f"{path} does not hold a results object")
     return results
 
 
-def results_job(directory: Path) -> str | None:
-    """The ``job`` a study's results.json records, None when there is none or it cannot be read."""
-    try:
-        job = load_results(directory).get("job")
-    except DataError:
-        return None
-    return job if isinstance(job, str) else None
+def results_job(directory: Path) -> str:
+    """The ``job`` a results envelope names; DataError when there is no envelope or it names no job."""
+    job = load_results(directory).get("job")
+    if not isinstance(job, str):
+        raise DataError(f"{Path(directory) / RESULTS} names no job: not a results envelope")
+    return job
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,10 @@ from typing import Any
 
 from defectlab.report.datatable import Column, DataTable, make_table, show, text_column
 from defectlab.report.html_page import Plot
-from defectlab.report.page import PageInfo, load_results, results_job, write_page
+from defectlab.report.page import PageInfo, load_results, write_page
 from defectlab.report.router_plots import confusion_png, systems_png, training_curves_png
 from defectlab.report.sections import Section, timing_section
 
-JOB = "router"
 TITLE = "Multi-product inspection: category router and per-category detectors"
 HOW_TO_READ = (
     "Several products (ELPV mono and poly solar cells, synthetic MVTec-layout products) share one backbone. "
@@ -29,11 +28,6 @@ HOW_TO_READ = (
     "backbone pass, shared by every detector, is timed apart. — marks an undefined value. Every table is also "
     "in tables/ as CSV."
 )
-
-
-def is_router_results(directory: Path) -> bool:
-    """Whether ``directory`` holds a router study's results.json."""
-    return results_job(directory) == JOB
 
 
 def _share(value: float | None) -> str:

@@ -1,4 +1,4 @@
-"""Write a run's report: metrics.json, summary.md, a self-contained report.html, plots and score CSVs."""
+"""Write a detection run's report from its results envelope: summary.md, a self-contained report.html, plots and score CSVs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import html
 import io
 import json
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +77,7 @@ def _markdown(title: str, created: str, results: list[EvaluationResult], figures
     lines = [
         f"# {title}",
         "",
-        f"Created {created}. All numbers: `metrics.json`; self-contained report with plots: `report.html`.",
+        f"Created {created}. All numbers: `results.json`; self-contained report with plots: `report.html`.",
         "",
         markdown_table(results),
         "",
@@ -104,27 +103,24 @@ def _html(
     )
 
 
-def write_report(out_dir: Path, results: list[EvaluationResult], title: str, config: dict, provenance: dict) -> dict[str, Path]:
-    """Write the report under `out_dir`; returns {relative name: path} of every file written.
+def write_report(out_dir: Path, results: list[EvaluationResult], title: str, envelope: dict[str, Any]) -> dict[str, Path]:
+    """Write the report of ``results`` under `out_dir`; returns {relative name: path} of every file written.
 
-    `provenance` gains a UTC `created` time unless it has one. Each file is written to a
-    temporary name and renamed into place, so readers never see half a file.
+    ``envelope``: the run's results.json content (its ``created`` time is the page's; its config and
+    provenance are shown, the figures are not repeated). Each file is written to a temporary name and
+    renamed into place, so readers never see half a file.
     """
     if not results:
         raise DataError("write_report needs at least one result")
     out_dir = Path(out_dir)
-    provenance = {**provenance}
-    provenance.setdefault("created", datetime.now(UTC).isoformat(timespec="seconds"))
-    created = str(provenance["created"])
+    created = str(envelope.get("created", "?"))
     slugs = _slugs(results)
     figures, notes = _make_plots(results, slugs)
 
     files: dict[str, bytes] = {p.path: p.png for p in figures}
     for r, slug in zip(results, slugs):
         files[f"{slug}_scores.csv"] = _scores_csv(r)
-    meta = jsonable({"title": title, "config": config, "provenance": provenance})
-    metrics = {**meta, "results": jsonable([r.summary() for r in results])}
-    files["metrics.json"] = json.dumps(metrics, indent=2, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    meta = jsonable({k: v for k, v in envelope.items() if k != "results"})
     files["summary.md"] = _markdown(title, created, results, figures, notes).encode("utf-8")
     files["report.html"] = _html(title, created, results, figures, notes, meta).encode("utf-8")
 

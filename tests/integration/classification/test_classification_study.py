@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
 
 from defectlab.backbones.cache import FeatureCache
 from defectlab.errors import ConfigError
-from defectlab.experiments.classification.config import load_classification_config
 from defectlab.experiments.classification.interventions import FACTORS
 from defectlab.experiments.classification.runner import run_classification_job
+from defectlab.experiments.jobs import load_job_config
 from defectlab.report.classification_report import write_classification_report
 
 pytestmark = [pytest.mark.weights, pytest.mark.elpv]
@@ -48,7 +47,7 @@ def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("classification")
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump({**TINY, "output": str(root / "out")}))
-    cfg = load_classification_config(path)
+    _, cfg = load_job_config(path)
     lines: list[str] = []
     results = run_classification_job(cfg, log=lines.append, cache=FeatureCache(root / "cache"), progress=False)
     return cfg, results, lines
@@ -164,9 +163,9 @@ def test_config_errors_are_clear(tmp_path):
         ({"strata": "psychic"}, "strata must be one of"),
         ({"corrupted": {"preset": "nope"}}, "unknown preset"),
         ({"spurious": {"tie": 1.5}}, "tie must be in"),
-        ({"colour": "red"}, "unknown keys"),
+        ({"colour": "red"}, r"bad\.yaml: colour: unknown key"),
         ({"max_cells": 3}, "max_cells must be at least 16"),
     ):
         path.write_text(yaml.safe_dump({"job": "classification", **bad}))
         with pytest.raises(ConfigError, match=message):
-            load_classification_config(Path(path))
+            load_job_config(path)

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from defectlab.cli.main import app
 from defectlab.data.synth import generate_synthetic_dataset
 from defectlab.errors import ConfigError, DataError
+from defectlab.experiments.jobs import load_job_config
 from defectlab.experiments.openset.runner import run_openset_job
 from defectlab.pipelines.openset import METHODS
-from defectlab.workflows.openset.config import load_openset_config
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -56,7 +56,7 @@ def write_config(tmp: Path, dataset: Path, **overrides) -> Path:
 
 
 def test_split_runs_end_to_end(dataset: Path, tmp_path: Path) -> None:
-    config = load_openset_config(write_config(tmp_path, dataset))
+    _, config = load_job_config(write_config(tmp_path, dataset))
     payload = run_openset_job(config, log=lambda _: None)
     out = tmp_path / "out" / "T"
     for sub in (
@@ -64,7 +64,7 @@ def test_split_runs_end_to_end(dataset: Path, tmp_path: Path) -> None:
         "embeddings/test.npz",
         "osr/scores.csv",
         "cascade/outcomes.csv",
-        "metrics.json",
+        "results.json",
         "split.json",
         "report.html",
         "plots/oscr.png",
@@ -72,7 +72,8 @@ def test_split_runs_end_to_end(dataset: Path, tmp_path: Path) -> None:
         "tables/openset_metrics.csv",
     ):
         assert (out / sub).is_file(), sub
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = json.loads((out / "results.json").read_text())
+    assert metrics["job"] == "openset" and metrics["seed"] == 42 and metrics["timings"]["steps"]
     assert set(metrics["results"]) == {"one_stage", "cascade_whole", "cascade_localized"}
     for approach in metrics["results"].values():
         for method in (*METHODS, "mahalanobis+kappa"):
@@ -103,16 +104,16 @@ def test_split_runs_end_to_end(dataset: Path, tmp_path: Path) -> None:
 
 def test_bad_splits(dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"both known and unknown"):
-        load_openset_config(write_config(tmp_path, dataset, unknown=["hole", "crack"]))
-    with pytest.raises(ConfigError, match="'known' is required"):
+        load_job_config(write_config(tmp_path, dataset, unknown=["hole", "crack"]))
+    with pytest.raises(ConfigError, match=r"k\.yaml: known: required"):
         raw = yaml.safe_load(write_config(tmp_path, dataset).read_text())
         del raw["known"]
         (tmp_path / "k.yaml").write_text(yaml.safe_dump(raw))
-        load_openset_config(tmp_path / "k.yaml")
-    with pytest.raises(ConfigError, match="unknown keys"):
-        load_openset_config(write_config(tmp_path, dataset, stage1={"detektor": "padim"}))
+        load_job_config(tmp_path / "k.yaml")
+    with pytest.raises(ConfigError, match=r"split\.yaml: stage1\.detektor: unknown key"):
+        load_job_config(write_config(tmp_path, dataset, stage1={"detektor": "padim"}))
     with pytest.raises(ConfigError, match="method 'entropy' unknown"):
-        load_openset_config(write_config(tmp_path, dataset, method="entropy"))
-    config = load_openset_config(write_config(tmp_path, dataset, unknown=["hole", "dent"]))
+        load_job_config(write_config(tmp_path, dataset, method="entropy"))
+    _, config = load_job_config(write_config(tmp_path, dataset, unknown=["hole", "dent"]))
     with pytest.raises(DataError, match=r"classes \['dent'\] have no images"):
         run_openset_job(config, log=lambda _: None)

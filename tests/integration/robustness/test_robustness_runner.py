@@ -9,7 +9,8 @@ import pytest
 from defectlab.backbones.cache import FeatureCache
 from defectlab.data.synth import generate_synthetic_dataset
 from defectlab.errors import ConfigError
-from defectlab.experiments.robustness import load_robustness_config, read_job_kind, run_robustness_job
+from defectlab.experiments.jobs import job_config, load_job_config
+from defectlab.experiments.robustness import run_robustness_job
 from defectlab.experiments.robustness.study import robustness_index
 
 PHASES = {
@@ -59,7 +60,7 @@ def _raw(tmp_path, **overrides):
 
 
 def _config(tmp_path, **overrides):
-    return load_robustness_config(tmp_path / "cfg.yaml", _raw(tmp_path, **overrides))
+    return job_config(_raw(tmp_path, **overrides), tmp_path / "cfg.yaml")[1]
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +81,10 @@ def test_every_phase_is_recorded(study_dir):
     assert {r["category"] for r in records if r["phase"] == "severity"} == {"texture"}
     assert len({r["id"] for r in records}) == len(records)
     assert any(line.startswith("[1/") for line in logs)  # per-phase progress
-    total = len(study.steps)
+    total = len(study.timer.steps)
     assert any(line.startswith(f"[{total}/{total}]") for line in logs)  # the announced count is exact
-    timings = json.loads((tmp_path / "out" / "timings.json").read_text())
-    assert [s["step"] for s in timings["steps"]] == [s["step"] for s in study.steps]
+    timings = json.loads((tmp_path / "out" / "results.json").read_text())["timings"]
+    assert [s["step"] for s in timings["steps"]] == [s["step"] for s in study.timer.steps]
     assert all(s["seconds"] >= 0 for s in timings["steps"]) and timings["total_seconds"] > 0
     for r in records:
         assert 0.0 <= r["metrics"]["image_auroc"] <= 1.0
@@ -186,12 +187,14 @@ def test_cross_domain_needs_two_categories(tmp_path):
         _config(tmp_path, dataset=dataset)
 
 
-def test_job_kind(tmp_path):
+def test_job_of_a_config_file(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("job: robustness\nshifts: []\n")
-    assert read_job_kind(path)[0] == "robustness"
+    with pytest.raises(ConfigError, match=r"c\.yaml: dataset: required"):
+        load_job_config(path)
     path.write_text(": : not yaml [")
-    assert read_job_kind(path) == ("detection", {})
+    with pytest.raises(ConfigError, match=r"c\.yaml is not valid YAML \(line 1, column 1\)"):
+        load_job_config(path)
 
 
 @pytest.mark.parametrize("name", ["robustness.yaml", "robustness-full.yaml"])
@@ -199,9 +202,8 @@ def test_shipped_configs_are_valid(name):
     from pathlib import Path
 
     path = Path(__file__).parents[3] / "configs" / name
-    kind, raw = read_job_kind(path)
-    config = load_robustness_config(path, raw)
-    assert kind == "robustness" and config.categories == ["mono", "poly"] and config.data_format == "elpv"
+    job, config = load_job_config(path)
+    assert job.name == "robustness" and config.dataset.categories == ("mono", "poly") and config.dataset.format == "elpv"
     assert config.few_shot and config.cross_domain and config.global_model and config.cross_shift and config.severity
 
 

@@ -11,9 +11,11 @@ from typer.testing import CliRunner
 
 from defectlab.backbones.cache import FeatureCache
 from defectlab.cli.main import app
-from defectlab.experiments.router_study import load_router_config, run_router_job
+from defectlab.experiments.jobs import job_config
+from defectlab.experiments.router_study import run_router_job
 from defectlab.experiments.router_study.data import synthetic_data
-from defectlab.report.router_report import is_router_results, write_router_report
+from defectlab.report.page import results_job
+from defectlab.report.router_report import write_router_report
 
 CATEGORIES = {"tex-a": "texture", "tex-b": "texture", "obj": "object"}
 KINDS = ["cae", "patchcore", "padim"]
@@ -32,7 +34,7 @@ TINY = {
 @pytest.fixture(scope="module")
 def study(tmp_path_factory, one_torch_thread):
     root = tmp_path_factory.mktemp("router-study")
-    cfg = load_router_config("tiny.yaml", {**TINY, "output": str(root / "out")})
+    _, cfg = job_config({**TINY, "output": str(root / "out")}, "tiny.yaml")
     lines: list[str] = []
     results = run_router_job(cfg, log=lines.append, cache=FeatureCache(root / "cache"), progress=False)
     return cfg, results, lines
@@ -58,7 +60,7 @@ def test_every_phase_writes_its_results(study) -> None:
         "splits/obj.json",
     ):
         assert (cfg.output / name).is_file(), name
-    assert is_router_results(cfg.output)
+    assert results_job(cfg.output) == "router"
 
 
 def test_routing_counts_every_test_image_once(study) -> None:

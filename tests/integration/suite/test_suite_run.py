@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from defectlab.errors import DataError
-from defectlab.experiments.suite.config import SuiteConfig
+from defectlab.experiments.suite.config import suite_config
 from defectlab.experiments.suite.runner import run_suite
 from defectlab.report.suite_report import write_suite_report
 
@@ -16,7 +16,7 @@ from defectlab.report.suite_report import write_suite_report
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, one_torch_thread):
     out = tmp_path_factory.mktemp("suite")
-    config = SuiteConfig.model_validate(
+    config = suite_config(
         {
             "output": out,
             "datasets": ["synth-texture"],
@@ -61,7 +61,7 @@ def test_results_envelope_and_report(run) -> None:
     result, out = run
     envelope = json.loads((out / "results.json").read_text())
     assert envelope["job"] == "suite" and envelope["seed"] == 42 and "torch" in envelope["versions"]
-    assert len(envelope["rows"]) == len(result.rows) and envelope["timings"]["datasets"]["synth-texture"] > 0
+    assert len(envelope["rows"]) == len(result.rows) and envelope["timings"]["steps"][0]["step"] == "data set synth-texture"
     assert (out / "splits" / "synth-texture.json").is_file()
     markdown = write_suite_report(out).read_text()
     assert "| pc |" in markdown and "| synth-texture | pd |" in markdown

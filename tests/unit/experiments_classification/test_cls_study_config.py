@@ -1,4 +1,4 @@
-"""load_classification_config: defaults, nested sections and every validation error."""
+"""The classification job's config model: defaults, nested sections and every validation error."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from defectlab.experiments.classification.config import (
     STRATA,
     ClassificationStudyConfig,
     SpuriousConfig,
-    load_classification_config,
 )
+from defectlab.experiments.jobs import job_config, load_job_config
 
 WHERE = "study.yaml"
 
 
 def load(**raw):
-    return load_classification_config(WHERE, {"job": "classification", **raw})
+    return job_config({"job": "classification", **raw}, WHERE)[1]
 
 
 def test_defaults_with_only_the_job():
@@ -51,14 +51,14 @@ def test_defaults_with_only_the_job():
 def test_reads_a_yaml_file(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("job: classification\nseed: 7\nschemes: [elpv_binary]\noutput: out/x\nmax_cells: 16\n")
-    cfg = load_classification_config(path)
+    cfg = load_job_config(path)[1]
     assert cfg.seed == 7 and cfg.schemes == ("elpv_binary",) and cfg.output == Path("out/x") and cfg.max_cells == 16
 
 
-def test_empty_yaml_file_gives_defaults(tmp_path):
-    path = tmp_path / "empty.yaml"
-    path.write_text("")
-    assert load_classification_config(path) == ClassificationStudyConfig()
+def test_a_file_with_only_the_job_gives_defaults(tmp_path):
+    path = tmp_path / "only-job.yaml"
+    path.write_text("job: classification\n")
+    assert load_job_config(path)[1] == ClassificationStudyConfig()
 
 
 def test_lists_become_tuples_and_nested_sections_are_parsed():
@@ -124,23 +124,32 @@ ERRORS = [
     ({"corrupted": {"preset": "mvtec-shift", "colour": 1}}, "corrupted needs exactly one of"),
     ({"corrupted": {"preset": "nope"}}, "unknown preset 'nope'; valid: "),
     ({"corrupted": {"corruption": "nope", "severity": 2}}, "unknown corruption 'nope'"),
-    ({"spurious": {"tie": 1.0}}, r"spurious.tie must be in \[0.5, 1\) and test_per_group >= 1"),
-    ({"spurious": {"tie": 0.4}}, r"spurious.tie must be in \[0.5, 1\)"),
+    ({"spurious": {"tie": 1.0}}, r"spurious\.0: tie must be in \[0.5, 1\) and test_per_group >= 1"),
+    ({"spurious": {"tie": 0.4}}, r"spurious\.0: tie must be in \[0.5, 1\)"),
     ({"spurious": {"test_per_group": 0}}, "test_per_group >= 1"),
-    ({"spurious": {"strata": ["given", "guessed"]}}, "spurious.strata must be some of given, discovered"),
-    ({"spurious": {"strata": []}}, "spurious.strata must be some of given, discovered"),
-    ({"spurious": {"colour": "red"}}, "study.yaml: spurious: .*colour"),
-    ({"spurious": ["cell_type"]}, "study.yaml: spurious: each variant must be a mapping"),
-    ({"spurious": {"shift": "vignetting"}}, "spurious.shift .* goes with nuisance 'applied', and only with it"),
-    ({"spurious": {"nuisance": "applied"}}, "spurious.shift .* goes with nuisance 'applied'"),
-    ({"spurious": {"nuisance": "applied", "shift": "rotation"}}, "spurious.shift must be a photometric corruption .*'rotation'"),
-    ({"spurious": {"nuisance": "applied", "shift": "sunburn"}}, "spurious.shift must be a photometric corruption"),
-    ({"spurious": {"nuisance": "applied", "shift": "vignetting", "severity": 6}}, "spurious.severity must be in 1..5, got 6"),
-    ({"spurious": {"nuisance": "applied", "shift": "vignetting", "severity": 2.0}}, "spurious.severity must be in 1..5"),
-    ({"spurious": {"causal_parts": []}}, "spurious.causal_parts must be some of backdoor, counterfactual, reweight"),
-    ({"spurious": {"causal_parts": ["magic"]}}, "spurious.causal_parts must be some of"),
+    ({"spurious": {"strata": ["given", "guessed"]}}, r"spurious\.0: strata must be some of given, discovered"),
+    ({"spurious": {"strata": []}}, r"spurious\.0: strata must be some of given, discovered"),
+    ({"spurious": {"colour": "red"}}, r"study\.yaml: spurious\.0\.colour: unknown key"),
+    ({"spurious": ["cell_type"]}, r"study\.yaml: spurious\.0: Input should be a dictionary"),
+    ({"spurious": {"shift": "vignetting"}}, r"spurious\.0: shift .* goes with nuisance 'applied', and only with it"),
+    ({"spurious": {"nuisance": "applied"}}, r"spurious\.0: shift .* goes with nuisance 'applied'"),
+    (
+        {"spurious": {"nuisance": "applied", "shift": "rotation"}},
+        r"spurious\.0: shift must be a photometric corruption .*'rotation'",
+    ),
+    ({"spurious": {"nuisance": "applied", "shift": "sunburn"}}, r"spurious\.0: shift must be a photometric corruption"),
+    (
+        {"spurious": {"nuisance": "applied", "shift": "vignetting", "severity": 6}},
+        r"spurious\.0: severity must be in 1\.\.5, got 6",
+    ),
+    (
+        {"spurious": {"nuisance": "applied", "shift": "vignetting", "severity": 2.0}},
+        r"spurious\.0\.severity: Input should be a valid integer",
+    ),
+    ({"spurious": {"causal_parts": []}}, r"spurious\.0: causal_parts must be some of backdoor, counterfactual, reweight"),
+    ({"spurious": {"causal_parts": ["magic"]}}, r"spurious\.0: causal_parts must be some of"),
     ({"spurious": [{"tie": 0.9}, {"tie": 0.8}]}, r"spurious variants need distinct nuisances, got \['cell_type', 'cell_type'\]"),
-    ({"causal": {"speed": 2}}, "study.yaml: causal: .*speed"),
+    ({"causal": {"speed": 2}}, r"study\.yaml: causal\.speed: unknown key"),
     ({"causal": {"views_per_image": -1}}, "views_per_image must be >= 0"),
     ({"epochs": 0}, "epochs must be at least 1"),
     ({"patience": 0}, "patience must be at least 1"),
@@ -150,7 +159,7 @@ ERRORS = [
     ({"max_cells": 15}, r"max_cells must be at least 16 \(or null for every cell\)"),
     ({"explanations": -1}, "explanations must be >= 0 and bootstrap >= 1"),
     ({"bootstrap": 0}, "explanations must be >= 0 and bootstrap >= 1"),
-    ({"epoch": 3, "modles": []}, r"unknown keys \['epoch', 'modles'\]; valid: "),
+    ({"epoch": 3, "modles": []}, r"study\.yaml: epoch, modles: unknown keys \(valid: output, seed, schemes, models, "),
 ]
 
 

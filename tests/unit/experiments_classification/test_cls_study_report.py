@@ -10,8 +10,6 @@ import pytest
 
 from defectlab.errors import DataError
 from defectlab.report.classification_report import (
-    JOB,
-    is_classification_results,
     load_results,
     write_classification_report,
 )
@@ -36,7 +34,7 @@ def model_row(clean: float, corrupted: float, best_epoch: int | None = 3) -> dic
 
 def minimal(with_config: bool = True) -> dict:
     results = {
-        "job": JOB,
+        "job": "classification",
         "schemes": {
             "elpv_binary": {
                 "class_names": ["functional", "defective"],
@@ -310,16 +308,22 @@ def test_malformed_results(tmp_path):
     assert not (tmp_path / "report.html").exists()
 
 
-def test_is_classification_results(tmp_path):
-    assert is_classification_results(write(tmp_path / "yes", minimal()))
-    assert not is_classification_results(write(tmp_path / "robustness", {"job": "robustness"}))
-    assert not is_classification_results(write(tmp_path / "nojob", {"schemes": {}}))
-    assert not is_classification_results(write(tmp_path / "list", [1, 2]))
-    assert not is_classification_results(tmp_path / "absent")
+def test_the_envelope_names_the_job(tmp_path):
+    from defectlab.report.page import results_job
+
+    assert results_job(write(tmp_path / "yes", minimal())) == "classification"
+    assert results_job(write(tmp_path / "robustness", {"job": "robustness"})) == "robustness"
+    with pytest.raises(DataError, match="names no job"):
+        results_job(write(tmp_path / "nojob", {"schemes": {}}))
+    with pytest.raises(DataError, match="does not hold a results object"):
+        results_job(write(tmp_path / "list", [1, 2]))
+    with pytest.raises(DataError, match="results.json not found"):
+        results_job(tmp_path / "absent")
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "results.json").write_text("not json")
-    assert not is_classification_results(broken)
+    with pytest.raises(DataError, match="cannot read"):
+        results_job(broken)
 
 
 def test_results_that_are_not_an_object_are_a_clear_error(tmp_path):

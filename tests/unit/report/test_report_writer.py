@@ -1,8 +1,8 @@
-"""write_report: every file, self-contained HTML, round-tripping JSON, one-class input."""
+"""write_report: every file, self-contained HTML showing the results envelope, one-class input."""
 
 import base64
 import csv
-import json
+import html
 import re
 
 import pytest
@@ -11,20 +11,26 @@ from defectlab.errors import DataError
 from defectlab.report.writer import write_report
 
 CONFIG = {"name": "demo", "seed": 42, "detectors": [{"kind": "patchcore"}]}
-PROVENANCE = {"versions": {"defectlab": "0.1.0"}, "seed": 42}
+ENVELOPE = {
+    "job": "detection",
+    "config": CONFIG,
+    "seed": 42,
+    "versions": {"defectlab": "0.1.0"},
+    "created": "2026-01-02T03:04:05+00:00",
+    "results": [{"detector": "patchcore"}],
+}
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, two_results):
     """One report of the two fake results, shared by the read-only tests: (folder, files)."""
     out = tmp_path_factory.mktemp("report")
-    return out, write_report(out, two_results, "Demo <report>", CONFIG, PROVENANCE)
+    return out, write_report(out, two_results, "Demo <report>", ENVELOPE)
 
 
 def test_writes_every_file(report):
     tmp_path, files = report
     expected = {
-        "metrics.json",
         "summary.md",
         "report.html",
         "plots/roc.png",
@@ -56,15 +62,14 @@ def test_html_is_self_contained_and_shows_the_table(report):
     assert "<details>" in page and "How to read this" in page
 
 
-def test_metrics_json_round_trips(report):
+def test_html_shows_the_envelope_but_not_its_figures(report):
     tmp_path, _ = report
-    data = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
-    assert data["title"] == "Demo <report>" and data["config"] == CONFIG
-    assert data["provenance"]["seed"] == 42 and data["provenance"]["created"]
-    assert [r["detector"] for r in data["results"]] == ["patchcore", "padim"]
-    assert data["results"][1]["metrics"]["pixel_auroc"] is None
-    assert data["results"][0]["intervals"]["image_auroc"] == [0.85, 0.97]
-    assert data["results"][0]["info"]["bank"] == 300
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    details = html.unescape(page.split("<details>", 1)[1])
+    assert "Created 2026-01-02T03:04:05+00:00." in page
+    assert '"name": "demo"' in details and '"versions"' in details and '"job": "detection"' in details
+    assert '"results"' not in details
+    assert "All numbers: `results.json`" in (tmp_path / "summary.md").read_text(encoding="utf-8")
 
 
 def test_summary_md_links_plots(report):
@@ -87,24 +92,22 @@ def test_scores_csv(report, two_results):
 
 
 def test_one_class_results_skip_curves_with_a_note(tmp_path, one_class_result):
-    files = write_report(tmp_path, [one_class_result], "Only good", CONFIG, PROVENANCE)
+    files = write_report(tmp_path, [one_class_result], "Only good", ENVELOPE)
     assert "plots/roc.png" not in files and "plots/pr.png" not in files
     assert "plots/hist_patchcore_good-only.png" in files
     assert "only one class" in (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "only one class" in (tmp_path / "summary.md").read_text(encoding="utf-8")
-    data = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
-    assert data["results"][0]["metrics"]["image_auroc"] is None  # NaN written as null
 
 
 def test_mixed_results_plot_only_two_class_curves(tmp_path, make_result, one_class_result):
-    files = write_report(tmp_path, [make_result(examples=0), one_class_result], "Mixed", CONFIG, PROVENANCE)
+    files = write_report(tmp_path, [make_result(examples=0), one_class_result], "Mixed", ENVELOPE)
     assert "plots/roc.png" in files
     assert "only one class" in (tmp_path / "summary.md").read_text(encoding="utf-8")
 
 
 def test_unsafe_and_duplicate_names_get_unique_safe_files(tmp_path, make_result):
     results = [make_result("patch/core", "../x"), make_result("patch/core", "../x", seed=3, examples=0)]
-    files = write_report(tmp_path, results, "Names", CONFIG, PROVENANCE)
+    files = write_report(tmp_path, results, "Names", ENVELOPE)
     csvs = sorted(name for name in files if name.endswith(".csv"))
     assert csvs == ["patch-core_-x-2_scores.csv", "patch-core_-x_scores.csv"]
     assert all(path.parent in (tmp_path, tmp_path / "plots") for path in files.values())
@@ -113,4 +116,4 @@ def test_unsafe_and_duplicate_names_get_unique_safe_files(tmp_path, make_result)
 
 def test_no_results_is_an_error(tmp_path):
     with pytest.raises(DataError):
-        write_report(tmp_path, [], "Empty", CONFIG, PROVENANCE)
+        write_report(tmp_path, [], "Empty", ENVELOPE)

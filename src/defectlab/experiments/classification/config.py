@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import BeforeValidator, Strict, model_validator
 
 from defectlab.classifiers.causal_train import CAUSAL_PARTS, CausalConfig
 from defectlab.classifiers.labels import check_scheme
-from defectlab.errors import ConfigError
+from defectlab.config.base import config_model, empty_as_default
 from defectlab.shift import CORRUPTIONS, PRESETS, corruption_kind
 
 MODELS = ("smallcnn", "finetune", "attention", "causal")
@@ -23,7 +23,7 @@ APPLIED = "applied"
 """``spurious.nuisance`` value of a variant whose nuisance is a shift applied to the images of one stratum."""
 
 
-@dataclass(frozen=True)
+@config_model
 class SpuriousConfig:
     """One spurious-correlation variant: training data in which a nuisance is tied to the label; test groups balanced.
 
@@ -39,7 +39,7 @@ class SpuriousConfig:
     test_per_group: int = 90
     strata: tuple[str, ...] = STRATA
     shift: str | None = None
-    severity: int = 3
+    severity: Annotated[int, Strict()] = 3
     causal_parts: tuple[str, ...] | None = None
     untied_reference: bool = True
 
@@ -48,8 +48,30 @@ class SpuriousConfig:
         """The variant's name, also the nuisance's metadata key: the metadata key, or the applied shift."""
         return self.shift if self.shift is not None else self.nuisance
 
+    @model_validator(mode="after")
+    def _check(self) -> SpuriousConfig:
+        if not 0.5 <= self.tie < 1 or self.test_per_group < 1:
+            raise ValueError("tie must be in [0.5, 1) and test_per_group >= 1")
+        if set(self.strata) - set(STRATA) or not self.strata:
+            raise ValueError(f"strata must be some of {', '.join(STRATA)}")
+        if self.causal_parts is not None and (not self.causal_parts or set(self.causal_parts) - set(CAUSAL_PARTS)):
+            raise ValueError(f"causal_parts must be some of {', '.join(CAUSAL_PARTS)}, got {list(self.causal_parts)}")
+        if (self.nuisance == APPLIED) != (self.shift is not None):
+            raise ValueError(f"shift (a photometric corruption) goes with nuisance '{APPLIED}', and only with it")
+        if self.shift is not None:
+            photometric = [c for c in CORRUPTIONS if corruption_kind(c) == "photometric"]
+            if self.shift not in photometric:
+                raise ValueError(f"shift must be a photometric corruption ({', '.join(photometric)}), got '{self.shift}'")
+            if not 1 <= self.severity <= 5:
+                raise ValueError(f"severity must be in 1..5, got {self.severity}")
+        return self
 
-@dataclass(frozen=True)
+
+def _variants(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else (value or [])
+
+
+@config_model
 class ClassificationStudyConfig:
     """Everything the study runs; see configs/classification.yaml for the meaning of each key."""
 
@@ -69,107 +91,47 @@ class ClassificationStudyConfig:
     causal_parts: tuple[str, ...] = ("backdoor",)
     causal: CausalConfig = field(default_factory=CausalConfig)
     ablation: bool = True
-    spurious: tuple[SpuriousConfig, ...] = (SpuriousConfig(),)
+    spurious: Annotated[tuple[SpuriousConfig, ...], BeforeValidator(_variants)] = (SpuriousConfig(),)
     effects: bool = True
     explanations: int = 6
     bootstrap: int = 1000
     max_cells: int | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_causal_section(cls, data: Any) -> Any:
+        return empty_as_default(data, "causal")
 
-def load_classification_config(path: str | Path, raw: dict[str, Any] | None = None) -> ClassificationStudyConfig:
-    """Read and check a `job: classification` YAML file."""
-    if raw is None:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-    raw = {k: v for k, v in raw.items() if k != "job"}
-    known = set(ClassificationStudyConfig.__dataclass_fields__)
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"{path}: unknown keys {unknown}; valid: {sorted(known)}")
-    values: dict[str, Any] = dict(raw)
-    if "output" in values:
-        values["output"] = Path(values["output"])
-    for key in ("schemes", "models", "causal_parts"):
-        if key in values:
-            values[key] = tuple(values[key])
-    if "causal" in values:
-        causal = dict(values["causal"] or {})
-        if "view_corruptions" in causal:
-            causal["view_corruptions"] = tuple(causal["view_corruptions"])
-        values["causal"] = _build(CausalConfig, causal, f"{path}: causal")
-    if "spurious" in values:
-        variants = values["spurious"] or []
-        variants = [variants] if isinstance(variants, dict) else variants
-        values["spurious"] = tuple(_spurious(v, f"{path}: spurious") for v in variants)
-    config = _build(ClassificationStudyConfig, values, str(path))
-    _check(config, path)
-    return config
-
-
-def _spurious(raw: Any, where: str) -> SpuriousConfig:
-    """One spurious variant from its YAML mapping."""
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: each variant must be a mapping (nuisance, tie, ...), got {raw!r}")
-    values = dict(raw)
-    for key in ("strata", "causal_parts"):
-        if values.get(key) is not None:
-            values[key] = tuple(values[key])
-    return _build(SpuriousConfig, values, where)  # type: ignore[no-any-return]
+    @model_validator(mode="after")
+    def _check(self) -> ClassificationStudyConfig:
+        for scheme in self.schemes:
+            check_scheme(scheme)
+        if not self.models or set(self.models) - set(MODELS):
+            raise ValueError(f"models must be some of {', '.join(MODELS)}, got {list(self.models)}")
+        if not self.causal_parts or set(self.causal_parts) - set(CAUSAL_PARTS):
+            raise ValueError(f"causal_parts must be some of {', '.join(CAUSAL_PARTS)}, got {list(self.causal_parts)}")
+        if self.strata not in STRATA:
+            raise ValueError(f"strata must be one of {', '.join(STRATA)}, got '{self.strata}'")
+        if self.finetune_mode not in ("head", "finetune"):
+            raise ValueError(f"finetune_mode must be 'head' or 'finetune', got '{self.finetune_mode}'")
+        _check_corrupted(self.corrupted)
+        names = [s.name for s in self.spurious]
+        if len(set(names)) < len(names):
+            raise ValueError(f"spurious variants need distinct nuisances, got {names}")
+        for name in ("epochs", "patience", "smallcnn_epochs", "image_size", "smallcnn_image_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.max_cells is not None and self.max_cells < 16:
+            raise ValueError("max_cells must be at least 16 (or null for every cell)")
+        if self.explanations < 0 or self.bootstrap < 1:
+            raise ValueError("explanations must be >= 0 and bootstrap >= 1")
+        return self
 
 
-def _build(cls: type, values: dict[str, Any], where: str) -> Any:
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
-
-
-def _check(config: ClassificationStudyConfig, path: str | Path) -> None:
-    for scheme in config.schemes:
-        check_scheme(scheme)
-    bad = [m for m in config.models if m not in MODELS]
-    if bad or not config.models:
-        raise ConfigError(f"{path}: models must be some of {', '.join(MODELS)}, got {list(config.models)}")
-    if not config.causal_parts or set(config.causal_parts) - set(CAUSAL_PARTS):
-        raise ConfigError(f"{path}: causal_parts must be some of {', '.join(CAUSAL_PARTS)}, got {list(config.causal_parts)}")
-    if config.strata not in STRATA:
-        raise ConfigError(f"{path}: strata must be one of {', '.join(STRATA)}, got '{config.strata}'")
-    if config.finetune_mode not in ("head", "finetune"):
-        raise ConfigError(f"{path}: finetune_mode must be 'head' or 'finetune', got '{config.finetune_mode}'")
-    shift = config.corrupted
+def _check_corrupted(shift: dict[str, Any]) -> None:
     if set(shift) - {"preset", "corruption", "severity"} or ("preset" in shift) == ("corruption" in shift):
-        raise ConfigError(f"{path}: corrupted needs exactly one of 'preset' or 'corruption' (+ 'severity')")
+        raise ValueError("corrupted needs exactly one of 'preset' or 'corruption' (+ 'severity')")
     if "preset" in shift and shift["preset"] not in PRESETS:
-        raise ConfigError(f"{path}: unknown preset '{shift['preset']}'; valid: {', '.join(PRESETS)}")
+        raise ValueError(f"unknown preset '{shift['preset']}'; valid: {', '.join(PRESETS)}")
     if "corruption" in shift and shift["corruption"] not in CORRUPTIONS:
-        raise ConfigError(f"{path}: unknown corruption '{shift['corruption']}'")
-    for s in config.spurious:
-        _check_spurious(s, path)
-    names = [s.name for s in config.spurious]
-    if len(set(names)) < len(names):
-        raise ConfigError(f"{path}: spurious variants need distinct nuisances, got {names}")
-    for name in ("epochs", "patience", "smallcnn_epochs", "image_size", "smallcnn_image_size"):
-        if getattr(config, name) < 1:
-            raise ConfigError(f"{path}: {name} must be at least 1")
-    if config.max_cells is not None and config.max_cells < 16:
-        raise ConfigError(f"{path}: max_cells must be at least 16 (or null for every cell)")
-    if config.explanations < 0 or config.bootstrap < 1:
-        raise ConfigError(f"{path}: explanations must be >= 0 and bootstrap >= 1")
-
-
-def _check_spurious(s: SpuriousConfig, path: str | Path) -> None:
-    if not 0.5 <= s.tie < 1 or s.test_per_group < 1:
-        raise ConfigError(f"{path}: spurious.tie must be in [0.5, 1) and test_per_group >= 1")
-    if set(s.strata) - set(STRATA) or not s.strata:
-        raise ConfigError(f"{path}: spurious.strata must be some of {', '.join(STRATA)}")
-    if s.causal_parts is not None and (not s.causal_parts or set(s.causal_parts) - set(CAUSAL_PARTS)):
-        raise ConfigError(f"{path}: spurious.causal_parts must be some of {', '.join(CAUSAL_PARTS)}, got {list(s.causal_parts)}")
-    if (s.nuisance == APPLIED) != (s.shift is not None):
-        raise ConfigError(f"{path}: spurious.shift (a photometric corruption) goes with nuisance '{APPLIED}', and only with it")
-    if s.shift is not None:
-        if s.shift not in CORRUPTIONS or corruption_kind(s.shift) != "photometric":
-            photometric = [c for c in CORRUPTIONS if corruption_kind(c) == "photometric"]
-            raise ConfigError(
-                f"{path}: spurious.shift must be a photometric corruption ({', '.join(photometric)}), got '{s.shift}'"
-            )
-        if type(s.severity) is not int or not 1 <= s.severity <= 5:
-            raise ConfigError(f"{path}: spurious.severity must be in 1..5, got {s.severity}")
+        raise ValueError(f"unknown corruption '{shift['corruption']}'")

@@ -8,18 +8,13 @@ occlusion explanations. Writes results.json, report.html (+ plots/, tables/, sum
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
-from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from defectlab.analysis.nuisance import measure_nuisances
 from defectlab.backbones.cache import FeatureCache
-from defectlab.bundle.io import library_versions
 from defectlab.classifiers.maps import MapSource
 from defectlab.classifiers.registry import build_classifier
 from defectlab.data.elpv import read_elpv
@@ -35,9 +30,11 @@ from defectlab.experiments.classification.phases import (
     scheme_data,
     spurious_phase,
 )
-from defectlab.experiments.steps import timed
-from defectlab.fileio import atomic_write_bytes, atomic_write_text, jsonable
-from defectlab.report.classification_report import JOB, write_classification_report
+from defectlab.experiments.envelope import write_results
+from defectlab.experiments.jobs import Job
+from defectlab.experiments.steps import StepTimer
+from defectlab.fileio import atomic_write_bytes
+from defectlab.report.classification_report import write_classification_report
 
 EXPLAINED = ("attention", "causal")
 """Models whose explanations the report compares (the ERM head and the causal model)."""
@@ -66,43 +63,32 @@ def run_classification_job(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the study; returns the results written to ``cfg.output / "results.json"``."""
-    started = time.perf_counter()
     cfg.output.mkdir(parents=True, exist_ok=True)
-    steps: list[dict[str, Any]] = []
-    done = timed(steps, log, "backbone maps of every ELPV cell")
-    samples = subsample(read_elpv(), cfg.max_cells, cfg.seed)
-    backbone = build_classifier("attention", 2, cfg.image_size, seed=cfg.seed)
-    source = MapSource(backbone, cache)  # type: ignore[arg-type]
-    maps = source.maps([s.image for s in samples], progress=progress)
-    done()
+    timer = StepTimer(log)
+    with timer.step("backbone maps of every ELPV cell"):
+        samples = subsample(read_elpv(), cfg.max_cells, cfg.seed)
+        backbone = build_classifier("attention", 2, cfg.image_size, seed=cfg.seed)
+        source = MapSource(backbone, cache)  # type: ignore[arg-type]
+        maps = source.maps([s.image for s in samples], progress=progress)
     ctx = Context(cfg, samples, maps, source, log, progress)
-    results: dict[str, Any] = {
-        "job": JOB,
-        "config": jsonable(asdict(cfg)),
-        "seed": cfg.seed,
-        "versions": library_versions(),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "schemes": {},
-    }
+    figures: dict[str, Any] = {"schemes": {}}
     spurious: dict[str, Any] = {}
     for variant in cfg.spurious:
-        done = timed(steps, log, f"spurious correlation ({variant.name} tied to the label in {variant.tie:.0%})")
-        spurious[variant.name] = spurious_phase(ctx, variant)
-        done()
+        with timer.step(f"spurious correlation ({variant.name} tied to the label in {variant.tie:.0%})"):
+            spurious[variant.name] = spurious_phase(ctx, variant)
     if spurious:
-        results["spurious"] = spurious
+        figures["spurious"] = spurious
     binary: tuple[Any, dict[str, Fitted], dict[str, Any]] | None = None
     for scheme in cfg.schemes:
         data = scheme_data(ctx, scheme)
         rows, fitted, clean_p = {}, {}, {}
         for name in cfg.models:
-            done = timed(steps, log, f"{scheme} · {name}")
-            fitted[name] = fit_model(ctx, name, data)
-            row = evaluate(fitted[name], data)
-            clean_p[name] = row.pop("_clean_p")
-            rows[name] = row
-            done()
-        results["schemes"][scheme] = {
+            with timer.step(f"{scheme} · {name}"):
+                fitted[name] = fit_model(ctx, name, data)
+                row = evaluate(fitted[name], data)
+                clean_p[name] = row.pop("_clean_p")
+                rows[name] = row
+        figures["schemes"][scheme] = {
             "class_names": list(data.train.class_names),
             "n_train": len(data.train),
             "n_val": len(data.val),
@@ -112,29 +98,32 @@ def run_classification_job(
         if scheme == "elpv_binary":
             binary = (data, fitted, clean_p)
             if cfg.ablation:
-                done = timed(steps, log, f"{scheme} · ablation of the causal parts")
-                results["ablation"] = ablation(ctx, data, spurious)
-                done()
+                with timer.step(f"{scheme} · ablation of the causal parts"):
+                    figures["ablation"] = ablation(ctx, data, spurious)
     if binary is not None and cfg.effects:
         data, fitted, clean_p = binary
-        done = timed(steps, log, "Causal Effect Strength per factor and model")
-        measurements = measure_nuisances(data.test.images)
-        results["ces"] = ces_phase(ctx, data, fitted, clean_p, measurements)
-        done()
-        done = timed(steps, log, "DoWhy effect estimates and refuters")
-        results["dowhy"] = dowhy_phase(ctx, data, fitted, measurements)
-        done()
+        with timer.step("Causal Effect Strength per factor and model"):
+            measurements = measure_nuisances(data.test.images)
+            figures["ces"] = ces_phase(ctx, data, fitted, clean_p, measurements)
+        with timer.step("DoWhy effect estimates and refuters"):
+            figures["dowhy"] = dowhy_phase(ctx, data, fitted, measurements)
     if binary is not None and cfg.explanations:
         data, fitted, _ = binary
-        done = timed(steps, log, "Grad-CAM and occlusion explanations")
-        explained = {name: fitted[name] for name in EXPLAINED if name in fitted}
-        explanations = explanation_phase(ctx, data, explained)
-        for title, png in explanations.pop("panels").items():
-            atomic_write_bytes(cfg.output / "plots" / f"explanations_{title.replace(' ', '_')}.png", png)
-        results["explanations"] = explanations
-        done()
-    results["timings"] = {"steps": steps, "total_seconds": round(time.perf_counter() - started, 1)}
-    atomic_write_text(cfg.output / "results.json", json.dumps(jsonable(results), indent=1) + "\n")
+        with timer.step("Grad-CAM and occlusion explanations"):
+            explained = {name: fitted[name] for name in EXPLAINED if name in fitted}
+            explanations = explanation_phase(ctx, data, explained)
+            for title, png in explanations.pop("panels").items():
+                atomic_write_bytes(cfg.output / "plots" / f"explanations_{title.replace(' ', '_')}.png", png)
+            figures["explanations"] = explanations
+    results = write_results(cfg.output, JOB.name, cfg, cfg.seed, timer.timings(), **figures)
     write_classification_report(cfg.output)
     log(f"done in {results['timings']['total_seconds'] / 60:.1f} min")
     return results
+
+
+def _run(cfg: ClassificationStudyConfig, log: Callable[[str], None], cache: FeatureCache | None) -> str:
+    run_classification_job(cfg, log, cache)
+    return f"report: {cfg.output / 'report.html'}"
+
+
+JOB = Job("classification", ClassificationStudyConfig, _run, write_classification_report)

@@ -3,8 +3,8 @@
 Layout of a split's folder: ``split.json``; ``classifier/history.json``; ``embeddings/test.npz``
 (whole-image and localized embeddings, logits, stage-1 scores, truth); ``osr/scores.csv`` (every
 method's open-set score per test image); ``cascade/outcomes.csv`` (each approach's outcome per
-test image with Mahalanobis); ``plots/``; ``metrics.json`` (config, seed, versions, timings, every
-figure). ``summary.csv`` in the output folder holds one row per (split, approach, method) of every
+test image with Mahalanobis); ``plots/``; ``results.json`` (the results envelope: config, seed,
+versions, timings, then every figure). ``summary.csv`` in the output folder holds one row per (split, approach, method) of every
 split run so far.
 """
 
@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 from collections.abc import Callable
-from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from defectlab.backbones.cache import FeatureCache
-from defectlab.bundle.io import library_versions
+from defectlab.experiments.envelope import write_results
+from defectlab.experiments.jobs import Job
+from defectlab.experiments.steps import StepTimer
 from defectlab.fileio import atomic_write_text, jsonable
 from defectlab.pipelines.openset import METHODS
 from defectlab.report.openset_report import write_openset_report
+from defectlab.report.page import RESULTS
 from defectlab.workflows.openset.config import OpenSetConfig
 from defectlab.workflows.openset.data import apply_split, load_or_create_split, read_samples
 from defectlab.workflows.openset.evaluate import (
@@ -67,8 +67,8 @@ def ensure_data(config: OpenSetConfig, log: Callable[[str], None]) -> None:
 def run_openset_job(
     config: OpenSetConfig, log: Callable[[str], None] = print, cache: FeatureCache | None = None
 ) -> dict[str, Any]:
-    """Fit, evaluate and write one split; returns what metrics.json holds."""
-    started = time.perf_counter()
+    """Fit, evaluate and write one split; returns what results.json holds."""
+    timer = StepTimer(log)
     out = config.split_dir
     for sub in SUBDIRS:
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -81,40 +81,41 @@ def run_openset_job(
         f"unknown {list(data.unknown)}; test {len(data.test)} defects + {len(data.good_test)} normal"
     )
     fitted, backbones, maps = fit_models(data, config, cache, log)
+    for step, seconds in fitted.seconds.items():
+        timer.record(step, seconds)
     test_samples = data.test + data.good_test
     test_views = views(test_samples, fitted.detector, fitted.classifier, backbones, maps)
     reps, tests = test_representations(test_views, fitted.whole, fitted.localized, data)
     results = evaluate_all(reps, tests, fitted.stage1_threshold)
     _write_outputs(out, config, fitted, reps, tests, test_samples)
-    payload = {
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "config": jsonable(asdict(config)),
-        "seed": config.seed,
-        "versions": library_versions(),
-        "sizes": {
+    record = write_results(
+        out,
+        JOB.name,
+        config,
+        config.seed,
+        timer.timings(),
+        sizes={
             "train": len(data.train),
             "val": len(data.val),
             "test_defects": len(data.test),
             "test_normal": len(data.good_test),
         },
-        "stage1_threshold": fitted.stage1_threshold,
-        "localization": "learned defect region x anomaly map" if fitted.localized.region is not None else "anomaly map",
-        "covariance": {
+        stage1_threshold=fitted.stage1_threshold,
+        localization="learned defect region x anomaly map" if fitted.localized.region is not None else "anomaly map",
+        covariance={
             "whole": fitted.whole.scorers["mahalanobis"].covariance_estimator,
             "localized": fitted.localized.head.scorers["mahalanobis"].covariance_estimator,
         },
-        "results": results,
-        "decision_method": config.method,
-        "curves": {
+        results=results,
+        decision_method=config.method,
+        curves={
             approach: curves(reps["localized" if approach == "cascade_localized" else "whole"], tests, config.method)
             for approach in ("one_stage", "cascade_localized")
         },
-        "seconds": {**{k: round(v, 3) for k, v in fitted.seconds.items()}, "total": round(time.perf_counter() - started, 3)},
-    }
-    atomic_write_text(out / "metrics.json", json.dumps(jsonable(payload), indent=1) + "\n")
+    )
     _update_summary(config.output / "summary.csv", config.name, results)
     write_openset_report(out)
-    return payload
+    return record
 
 
 def _write_outputs(out: Path, config: OpenSetConfig, fitted, reps: dict[str, Representation], tests: TestSet, samples) -> None:
@@ -170,3 +171,11 @@ def _update_summary(path: Path, split: str, results: dict[str, dict[str, dict[st
         writer = csv.DictWriter(handle, fieldnames=list(SUMMARY_FIELDS))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def _run(config: OpenSetConfig, log: Callable[[str], None], cache: FeatureCache | None) -> str:
+    run_openset_job(config, log, cache)
+    return f"results: {config.split_dir / RESULTS}; summary: {config.output / 'summary.csv'}"
+
+
+JOB = Job("openset", OpenSetConfig, _run, write_openset_report)

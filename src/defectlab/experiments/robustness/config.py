@@ -1,22 +1,41 @@
-"""The `job: robustness` config: what the protocol runs, validated with clear errors."""
+"""The `job: robustness` config: what the protocol runs (shifts, adaptation, ablations, severity curves)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import AfterValidator, BeforeValidator, ValidationInfo, field_validator, model_validator
 
 from defectlab.backbones.extractor import FeatureConfig
-from defectlab.data.formats import FORMATS
-from defectlab.data.splits import RULES
+from defectlab.config.base import config_model, empty_as_default, named_after_file
+from defectlab.config.dataset import DatasetConfig
 from defectlab.detectors.registry import DETECTORS
-from defectlab.errors import ConfigError
 from defectlab.shift import CORRUPTIONS, PRESETS
 
+ALL_CORRUPTIONS = "all-corruptions"
+"""A ``shifts`` value: every single corruption at severity 3."""
 
-@dataclass(frozen=True)
+
+def _positive_ints(values: list[int]) -> list[int]:
+    if not values or not all(v > 0 for v in values):
+        raise ValueError(f"expected a non-empty list of positive integers, got {values!r}")
+    return sorted(set(values))
+
+
+PositiveInts = Annotated[list[int], AfterValidator(_positive_ints)]
+"""A non-empty list of positive integers, sorted and without repeats."""
+
+
+def _known_corruptions(names: list[str]) -> list[str]:
+    unknown = [n for n in names if n not in CORRUPTIONS]
+    if not names or unknown:
+        raise ValueError(f"must name corruptions from {', '.join(CORRUPTIONS)}; got {names}")
+    return names
+
+
+@config_model
 class ShiftSpec:
     """One shift: a preset, or a corruption at a severity."""
 
@@ -28,61 +47,123 @@ class ShiftSpec:
     def name(self) -> str:
         return self.preset or f"{self.corruption}@{self.severity}"
 
+    @model_validator(mode="after")
+    def _check(self) -> ShiftSpec:
+        if (self.corruption is None) == (self.preset is None):
+            raise ValueError("a shift needs exactly one of 'preset' or 'corruption'")
+        if self.corruption is not None and self.corruption not in CORRUPTIONS:
+            raise ValueError(f"unknown corruption {self.corruption!r}; valid: {', '.join(CORRUPTIONS)}")
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(PRESETS)}")
+        if not 1 <= self.severity <= 5:
+            raise ValueError(f"severity must be 1..5, got {self.severity}")
+        return self
 
-@dataclass
+
+def _expand_all(value: Any) -> Any:
+    return [{"corruption": name} for name in CORRUPTIONS] if value == ALL_CORRUPTIONS else value
+
+
+ShiftList = Annotated[list[ShiftSpec], BeforeValidator(_expand_all)]
+"""A list of shifts, or ``all-corruptions``."""
+
+
+@config_model
 class FewShotConfig:
     """k shifted normal images added to the clean model (phase `few_shot`)."""
 
     shift: ShiftSpec
-    k: list[int]
+    k: PositiveInts = field(default_factory=lambda: [1, 5, 10, 20])
 
 
-@dataclass
+@config_model
 class CrossDomainConfig:
     """Train on one category, test on another, without and with k target normals."""
 
-    k: list[int]
+    k: PositiveInts = field(default_factory=lambda: [1, 5, 10, 20])
     fraction: float | None = 0.1  # also adapt with this share of the target's training normals
 
+    @field_validator("fraction")
+    @classmethod
+    def _share(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value <= 1:
+            raise ValueError(f"must be in (0, 1], got {value!r}")
+        return value
 
-@dataclass
+
+def _layer_sets(entries: Any) -> Any:
+    return [(entry,) if isinstance(entry, str) else entry for entry in entries] if isinstance(entries, list) else entries
+
+
+@config_model
 class AblationConfig:
     """Switchable ablations: each list is one study; empty lists are skipped."""
 
     coreset_ratio: list[float] = field(default_factory=list)
-    layers: list[tuple[str, ...]] = field(default_factory=list)
+    layers: Annotated[list[tuple[str, ...]], BeforeValidator(_layer_sets)] = field(default_factory=list)
     aggregation: list[str] = field(default_factory=list)
-    shifts: list[ShiftSpec] = field(default_factory=list)
+    shifts: ShiftList = field(default_factory=list)
     categories: list[str] | None = None  # None: every category
 
+    @field_validator("coreset_ratio")
+    @classmethod
+    def _ratios(cls, ratios: list[float]) -> list[float]:
+        if any(not 0 < r <= 1 for r in ratios):
+            raise ValueError(f"ratios must be in (0, 1], got {ratios}")
+        return ratios
 
-@dataclass
+    @field_validator("aggregation")
+    @classmethod
+    def _aggregations(cls, names: list[str]) -> list[str]:
+        if set(names) - {"max", "topk"}:
+            raise ValueError(f"choose from max, topk; got {names}")
+        return names
+
+
+@config_model
 class SeverityConfig:
     """Severity curves: each corruption at each level; adapted also refits per level."""
 
-    corruptions: list[str]
-    levels: list[int]
+    corruptions: Annotated[list[str], AfterValidator(_known_corruptions)]
+    levels: PositiveInts = field(default_factory=lambda: [1, 2, 3, 4, 5])
     adapted: bool = False
     categories: list[str] | None = None  # None: every category
 
+    @field_validator("levels")
+    @classmethod
+    def _within_five(cls, levels: list[int]) -> list[int]:
+        if max(levels) > 5:
+            raise ValueError(f"must be within 1..5, got {levels}")
+        return levels
 
-@dataclass
+
+@config_model
 class EmbeddingConfig:
+    """A 2-D projection of patch features, clean vs ``shift``."""
+
     shift: ShiftSpec
     per_image: int = 8
     method: str = "tsne"
     max_points: int = 3000
 
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        if value not in ("tsne", "pca"):
+            raise ValueError(f"must be tsne or pca, got {value!r}")
+        return value
 
-@dataclass
+
+@config_model
 class RobustnessConfig:
+    """Everything the protocol runs; see configs/robustness.yaml for the meaning of each key.
+    ``output`` defaults to ``outputs/<config file stem>``."""
+
     output: Path
-    data_format: str
-    data_root: str | None
-    categories: list[str | None]
-    split_rule: str
-    detectors: list[str]
-    shifts: list[ShiftSpec]
+    dataset: DatasetConfig
+    shifts: ShiftList
+    name: str | None = None
+    detectors: list[str] = field(default_factory=lambda: ["patchcore"])
     detector_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     few_shot: FewShotConfig | None = None
@@ -95,197 +176,55 @@ class RobustnessConfig:
     gallery: int = 8
     adapt_draws: int = 1  # shifted copies of each training normal in the adapted refit
     seed: int = 42
-    n_bootstrap: int = 200
-    raw: dict[str, Any] = field(default_factory=dict)
+    bootstrap: int = 200
 
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any, info: ValidationInfo) -> Any:
+        """``output`` from the file's stem; empty sections take their defaults."""
+        return empty_as_default(named_after_file(data, info.context, "output"), "ablations", "detector_params", "features")
 
-TOP_KEYS = {
-    "job",
-    "name",
-    "output",
-    "dataset",
-    "detectors",
-    "detector_params",
-    "features",
-    "shifts",
-    "few_shot",
-    "global_model",
-    "cross_domain",
-    "cross_shift",
-    "ablations",
-    "severity",
-    "embeddings",
-    "gallery",
-    "seed",
-    "bootstrap",
-    "adapt_draws",
-}
+    @field_validator("shifts")
+    @classmethod
+    def _some_shift(cls, shifts: list[ShiftSpec]) -> list[ShiftSpec]:
+        if not shifts:
+            raise ValueError("list at least one shift")
+        return shifts
 
+    @field_validator("detectors")
+    @classmethod
+    def _known_detectors(cls, kinds: list[str]) -> list[str]:
+        unknown = [k for k in kinds if k not in DETECTORS]
+        if unknown or not kinds:
+            raise ValueError(f"detector(s) {unknown} unknown; valid: {', '.join(DETECTORS)}")
+        return kinds
 
-def _check_keys(section: Any, allowed: set[str], where: str) -> dict[str, Any]:
-    if section is None:
-        return {}
-    if not isinstance(section, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {section!r}")
-    unknown = set(section) - allowed
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(allowed))}")
-    return section
+    @field_validator("detector_params", mode="before")
+    @classmethod
+    def _params_per_detector(cls, params: Any) -> Any:
+        if not isinstance(params, dict):
+            return params
+        unknown = sorted(set(params) - set(DETECTORS))
+        if unknown:
+            raise ValueError(f"detector(s) {unknown} unknown; valid: {', '.join(DETECTORS)}")
+        return {kind: value or {} for kind, value in params.items()}
 
+    @field_validator("adapt_draws")
+    @classmethod
+    def _positive_draws(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"must be a positive integer, got {value}")
+        return value
 
-def _shift_spec(entry: Any, where: str) -> ShiftSpec:
-    if not isinstance(entry, dict) or set(entry) - {"corruption", "preset", "severity"}:
-        raise ConfigError(f"{where}: each shift is a mapping with 'preset' or 'corruption' (+ 'severity'), got {entry!r}")
-    spec = ShiftSpec(entry.get("corruption"), entry.get("preset"), int(entry.get("severity", 3)))
-    if (spec.corruption is None) == (spec.preset is None):
-        raise ConfigError(f"{where}: shift {entry!r} needs exactly one of 'preset' or 'corruption'")
-    if spec.corruption is not None and spec.corruption not in CORRUPTIONS:
-        raise ConfigError(f"{where}: unknown corruption {spec.corruption!r}; valid: {', '.join(CORRUPTIONS)}")
-    if spec.preset is not None and spec.preset not in PRESETS:
-        raise ConfigError(f"{where}: unknown preset {spec.preset!r}; valid: {', '.join(PRESETS)}")
-    if not 1 <= spec.severity <= 5:
-        raise ConfigError(f"{where}: severity must be 1..5, got {spec.severity}")
-    return spec
-
-
-def _positive_ints(values: Any, where: str) -> list[int]:
-    if not isinstance(values, list) or not values or not all(isinstance(v, int) and v > 0 for v in values):
-        raise ConfigError(f"{where}: expected a non-empty list of positive integers, got {values!r}")
-    return sorted(set(values))
-
-
-def _shift_list(values: Any, where: str) -> list[ShiftSpec]:
-    if values == "all-corruptions":
-        return [ShiftSpec(corruption=name) for name in CORRUPTIONS]
-    if not isinstance(values, list):
-        raise ConfigError(f"{where}: expected a list of shifts or 'all-corruptions', got {values!r}")
-    return [_shift_spec(e, where) for e in values]
-
-
-def _ablations(section: Any, where: str) -> AblationConfig:
-    raw = _check_keys(section, {"coreset_ratio", "layers", "aggregation", "shifts", "categories"}, where)
-    ratios = [float(r) for r in raw.get("coreset_ratio") or []]
-    if any(not 0 < r <= 1 for r in ratios):
-        raise ConfigError(f"{where}.coreset_ratio: ratios must be in (0, 1], got {ratios}")
-    aggregations = list(raw.get("aggregation") or [])
-    if set(aggregations) - {"max", "topk"}:
-        raise ConfigError(f"{where}.aggregation: choose from max, topk; got {aggregations}")
-    layers = [tuple(entry) if isinstance(entry, list) else (str(entry),) for entry in raw.get("layers") or []]
-    return AblationConfig(
-        ratios, layers, aggregations, _shift_list(raw.get("shifts") or [], f"{where}.shifts"), raw.get("categories")
-    )
-
-
-def _features(section: Any, where: str) -> FeatureConfig:
-    feats = _check_keys(section, {"backbone", "layers", "image_size", "weights"}, where)
-    return FeatureConfig(
-        backbone=feats.get("backbone", "efficientnet_lite0"),
-        layers=tuple(feats.get("layers") or ()),
-        image_size=int(feats.get("image_size", 224)),
-        weights=str(feats.get("weights", "default")),
-    )
-
-
-def _check_subset(chosen: Any, categories: list[str | None], where: str) -> None:
-    if chosen is None:
-        return
-    if not isinstance(chosen, list) or not chosen or set(chosen) - set(categories):
-        raise ConfigError(f"{where}: expected a list of the dataset's categories ({categories}), got {chosen!r}")
-
-
-def load_robustness_config(path: Path, raw: dict[str, Any]) -> RobustnessConfig:
-    """Validate a `job: robustness` config already read from `path`."""
-    where = str(path)
-    _check_keys(raw, TOP_KEYS, where)
-    dataset = _check_keys(raw.get("dataset"), {"format", "root", "categories", "split_rule"}, f"{where}: dataset")
-    fmt = dataset.get("format")
-    if fmt not in FORMATS:
-        raise ConfigError(f"{where}: dataset.format {fmt!r} unknown; valid: {', '.join(FORMATS)}")
-    rule = dataset.get("split_rule", "elpv" if fmt == "elpv" else "mvtec")
-    if rule not in RULES:
-        raise ConfigError(f"{where}: dataset.split_rule {rule!r} unknown; valid: {', '.join(RULES)}")
-    detectors = list(raw.get("detectors") or ["patchcore"])
-    for kind in detectors:
-        if kind not in DETECTORS:
-            raise ConfigError(f"{where}: detector {kind!r} unknown; valid: {', '.join(DETECTORS)}")
-    params = _check_keys(raw.get("detector_params"), set(DETECTORS), f"{where}: detector_params")
-    shifts = _shift_list(raw.get("shifts") or [], f"{where}: shifts")
-    if not shifts:
-        raise ConfigError(f"{where}: 'shifts' must list at least one shift")
-    cats = dataset.get("categories") or [None]
-    config = RobustnessConfig(
-        output=Path(raw.get("output", f"outputs/{path.stem}")),
-        data_format=fmt,
-        data_root=dataset.get("root"),
-        categories=[cats] if isinstance(cats, str) else list(cats),
-        split_rule=rule,
-        detectors=detectors,
-        detector_params={k: dict(v or {}) for k, v in params.items()},
-        shifts=shifts,
-        features=_features(raw.get("features"), f"{where}: features"),
-        global_model=bool(raw.get("global_model", False)),
-        cross_shift=bool(raw.get("cross_shift", False)),
-        ablations=_ablations(raw.get("ablations"), f"{where}: ablations"),
-        gallery=int(raw.get("gallery", 8)),
-        adapt_draws=int(raw.get("adapt_draws", 1)),
-        seed=int(raw.get("seed", 42)),
-        n_bootstrap=int(raw.get("bootstrap", 200)),
-        raw=raw,
-    )
-    if raw.get("few_shot"):
-        few = _check_keys(raw["few_shot"], {"shift", "k"}, f"{where}: few_shot")
-        config.few_shot = FewShotConfig(
-            _shift_spec(few.get("shift"), f"{where}: few_shot.shift"),
-            _positive_ints(few.get("k", [1, 5, 10, 20]), f"{where}: few_shot.k"),
-        )
-    if raw.get("cross_domain"):
-        cross = _check_keys(raw["cross_domain"], {"k", "fraction"}, f"{where}: cross_domain")
-        fraction = cross.get("fraction", 0.1)
-        if fraction is not None and not 0 < float(fraction) <= 1:
-            raise ConfigError(f"{where}: cross_domain.fraction must be in (0, 1], got {fraction!r}")
-        if len(config.categories) < 2:
-            raise ConfigError(f"{where}: cross_domain needs at least two categories")
-        config.cross_domain = CrossDomainConfig(
-            _positive_ints(cross.get("k", [1, 5, 10, 20]), f"{where}: cross_domain.k"),
-            None if fraction is None else float(fraction),
-        )
-    if raw.get("severity"):
-        sev = _check_keys(raw["severity"], {"corruptions", "levels", "adapted", "categories"}, f"{where}: severity")
-        names = list(sev.get("corruptions") or [])
-        unknown = [n for n in names if n not in CORRUPTIONS]
-        if not names or unknown:
-            raise ConfigError(f"{where}: severity.corruptions must name corruptions from {', '.join(CORRUPTIONS)}; got {names}")
-        levels = _positive_ints(sev.get("levels", [1, 2, 3, 4, 5]), f"{where}: severity.levels")
-        if max(levels) > 5:
-            raise ConfigError(f"{where}: severity.levels must be within 1..5, got {levels}")
-        config.severity = SeverityConfig(names, levels, bool(sev.get("adapted", False)), sev.get("categories"))
-    if raw.get("embeddings"):
-        emb = _check_keys(raw["embeddings"], {"shift", "per_image", "method", "max_points"}, f"{where}: embeddings")
-        if emb.get("method", "tsne") not in ("tsne", "pca"):
-            raise ConfigError(f"{where}: embeddings.method must be tsne or pca, got {emb.get('method')!r}")
-        config.embeddings = EmbeddingConfig(
-            _shift_spec(emb.get("shift"), f"{where}: embeddings.shift"),
-            int(emb.get("per_image", 8)),
-            emb.get("method", "tsne"),
-            int(emb.get("max_points", 3000)),
-        )
-    if config.adapt_draws < 1:
-        raise ConfigError(f"{where}: adapt_draws must be a positive integer, got {config.adapt_draws}")
-    for section, chosen in (
-        ("ablations", config.ablations.categories),
-        ("severity", (config.severity.categories if config.severity else None)),
-    ):
-        _check_subset(chosen, config.categories, f"{where}: {section}.categories")
-    return config
-
-
-def read_job_kind(path: Path) -> tuple[str, dict[str, Any]]:
-    """The `job:` of a config file and its content; ('detection', {}) when the file cannot be read
-    as a mapping, so the detection loader reports the problem with its line and column."""
-    try:
-        raw = yaml.safe_load(path.read_text()) if path.is_file() else None
-    except yaml.YAMLError:
-        raw = None
-    if not isinstance(raw, dict):
-        return "detection", {}
-    return str(raw.get("job", "detection")), raw
+    @model_validator(mode="after")
+    def _categories(self) -> RobustnessConfig:
+        categories = self.dataset.categories
+        if self.cross_domain is not None and len(categories) < 2:
+            raise ValueError("cross_domain needs at least two categories")
+        for section, chosen in (
+            ("ablations", self.ablations.categories),
+            ("severity", self.severity.categories if self.severity else None),
+        ):
+            if chosen is not None and (not chosen or set(chosen) - set(categories)):
+                raise ValueError(f"{section}.categories: expected a list of the dataset's categories ({list(categories)})")
+        return self

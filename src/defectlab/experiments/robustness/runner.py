@@ -14,10 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from itertools import combinations
 from typing import Any
 
@@ -25,12 +23,15 @@ import numpy as np
 
 from defectlab.analysis.embeddings import project_2d, sample_patch_embeddings
 from defectlab.backbones.cache import FeatureCache
-from defectlab.bundle.io import Bundle, library_versions
+from defectlab.bundle.io import Bundle
 from defectlab.data.sample import Sample
 from defectlab.errors import ModelError
+from defectlab.experiments.envelope import write_results
+from defectlab.experiments.jobs import Job
 from defectlab.experiments.robustness.config import RobustnessConfig, ShiftSpec
 from defectlab.experiments.robustness.study import CLEAN, HEADLINE, Evaluation, Study
-from defectlab.fileio import atomic_write_bytes, atomic_write_text, jsonable
+from defectlab.experiments.steps import StepTimer
+from defectlab.fileio import atomic_write_bytes, atomic_write_text
 from defectlab.metrics.delong import delong_test
 from defectlab.report.robustness_report import write_robustness_report
 
@@ -40,55 +41,45 @@ def run_robustness_job(config: RobustnessConfig, log: Callable[[str], None] = pr
 
     `cache` keeps feature maps on disk between phases and runs; without one, features are recomputed.
     """
-    study = Study(config, log, cache)
-    total = _count_steps(config)
-    started = time.perf_counter()
-
-    def announce(what: str) -> None:
-        now = time.perf_counter()
-        if study.steps:
-            study.steps[-1]["seconds"] = round(now - study.steps[-1].pop("_start"), 2)
-        study.steps.append({"step": what, "_start": now})
-        log(f"[{len(study.steps)}/{total}] {what}")
-
+    timer = StepTimer(log, total=_count_steps(config))
+    study = Study(config, log, cache, timer=timer)
+    step = timer.step
     clean_models: dict[tuple[str, str], Bundle] = {}
-    for category in config.categories:
+    for category in config.dataset.categories:
         label = category or "all"
         for kind in config.detectors:
-            announce(f"{label} · {kind} · clean, shifted, adapted")
-            clean_models[label, kind] = _clean_and_shifts(study, category, kind)
+            with step(f"{label} · {kind} · clean, shifted, adapted"):
+                clean_models[label, kind] = _clean_and_shifts(study, category, kind)
             if config.few_shot:
-                announce(f"{label} · {kind} · few-shot adaptation to {config.few_shot.shift.name}")
-                _few_shot(study, category, kind, clean_models[label, kind])
+                with step(f"{label} · {kind} · few-shot adaptation to {config.few_shot.shift.name}"):
+                    _few_shot(study, category, kind, clean_models[label, kind])
             if config.cross_shift and len(config.shifts) > 1:
-                announce(f"{label} · {kind} · cross-shift")
-                _cross_shift(study, category, kind)
+                with step(f"{label} · {kind} · cross-shift"):
+                    _cross_shift(study, category, kind)
             if _has_ablations(config) and _chosen(config.ablations.categories, category):
-                announce(f"{label} · {kind} · ablations")
-                _ablations(study, category, kind, clean_models[label, kind])
+                with step(f"{label} · {kind} · ablations"):
+                    _ablations(study, category, kind, clean_models[label, kind])
             if config.severity and _chosen(config.severity.categories, category):
-                announce(f"{label} · {kind} · severity curves")
-                _severity(study, category, kind, clean_models[label, kind])
+                with step(f"{label} · {kind} · severity curves"):
+                    _severity(study, category, kind, clean_models[label, kind])
         if config.embeddings:
-            announce(f"{label} · embeddings")
-            _embeddings(study, category)
+            with step(f"{label} · embeddings"):
+                _embeddings(study, category)
         study.forget_shifts()
-    if config.global_model and len(config.categories) > 1:
+    if config.global_model and len(config.dataset.categories) > 1:
         for kind in config.detectors:
-            announce(f"global {kind} on the pooled normals of {len(config.categories)} categories")
-            _global(study, kind)
+            with step(f"global {kind} on the pooled normals of {len(config.dataset.categories)} categories"):
+                _global(study, kind)
     if config.cross_domain:
         for kind in config.detectors:
-            announce(f"cross-domain · {kind}")
-            _cross_domain(study, kind, clean_models)
-    announce("paired tests, results and report")
-    write_results(study)
-    study.steps[-1]["seconds"] = round(time.perf_counter() - study.steps[-1].pop("_start"), 2)
-    study.total_seconds = round(time.perf_counter() - started, 2)
-    atomic_write_text(
-        study.output / "timings.json", json.dumps({"total_seconds": study.total_seconds, "steps": study.steps}, indent=2) + "\n"
-    )
-    log(f"done in {study.total_seconds / 60:.1f} min")
+            with step(f"cross-domain · {kind}"):
+                _cross_domain(study, kind, clean_models)
+    with step("paired tests and results"):
+        record = _figures(study)
+    write_results(study.output, JOB.name, config, config.seed, timer.timings(), **record)
+    atomic_write_text(study.output / "robustness.csv", flat_csv(record["evaluations"]))
+    write_robustness_report(study.output)
+    log(f"done in {timer.total_seconds / 60:.1f} min")
     return study
 
 
@@ -99,12 +90,12 @@ def _chosen(categories: list[str] | None, category: str | None) -> bool:
 def _count_steps(config: RobustnessConfig) -> int:
     """How many progress steps `run_robustness_job` announces."""
     total = 0
-    for category in config.categories:
+    for category in config.dataset.categories:
         per_detector = 1 + bool(config.few_shot) + (config.cross_shift and len(config.shifts) > 1)
         per_detector += _has_ablations(config) and _chosen(config.ablations.categories, category)
         per_detector += bool(config.severity) and _chosen(config.severity.categories, category)
         total += len(config.detectors) * per_detector + bool(config.embeddings)
-    total += len(config.detectors) * ((config.global_model and len(config.categories) > 1) + bool(config.cross_domain))
+    total += len(config.detectors) * ((config.global_model and len(config.dataset.categories) > 1) + bool(config.cross_domain))
     return total + 1
 
 
@@ -320,14 +311,14 @@ def _masks(samples: list[Sample]) -> np.ndarray | None:
 
 def _global(study: Study, kind: str) -> None:
     train, val = [], []
-    for category in study.config.categories:
+    for category in study.config.dataset.categories:
         parts = study.clean(category)
         train += parts.train
         val += parts.val
-    names = "+".join(c or "all" for c in study.config.categories)
+    names = "+".join(c or "all" for c in study.config.dataset.categories)
     bundle = study.fit(train, val, study.options(kind), names)
     line = []
-    for category in study.config.categories:
+    for category in study.config.dataset.categories:
         label = category or "all"
         e = study.evaluate(
             bundle, study.clean(category).test, category=label, phase="global", shift=CLEAN, train=f"{names}/clean"
@@ -339,8 +330,8 @@ def _global(study: Study, kind: str) -> None:
 def _cross_domain(study: Study, kind: str, clean_models: dict[tuple[str, str], Bundle]) -> None:
     cross = study.config.cross_domain
     assert cross is not None
-    for source in study.config.categories:
-        for target in study.config.categories:
+    for source in study.config.dataset.categories:
+        for target in study.config.dataset.categories:
             if source == target:
                 continue
             src, tgt = source or "all", target or "all"
@@ -412,31 +403,23 @@ def comparisons(evaluations: list[Evaluation]) -> list[dict[str, Any]]:
     return out
 
 
-def write_results(study: Study) -> None:
-    """results.json (the contract read by `defectlab report`), robustness.csv, and the report."""
+def _figures(study: Study) -> dict[str, Any]:
+    """What results.json holds beyond the envelope: every evaluation, the paired tests, the embedding files."""
     config = study.config
     embeddings = (
         [
             {"category": c or "all", "file": f"embeddings/{c or 'all'}.npz"}
-            for c in config.categories
+            for c in config.dataset.categories
             if (study.output / "embeddings" / f"{c or 'all'}.npz").is_file()
         ]
         if config.embeddings
         else []
     )
-    record = {
-        "job": "robustness",
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "seed": config.seed,
-        "versions": library_versions(),
-        "config": config.raw,
+    return {
         "evaluations": [e.record for e in study.evaluations],
         "comparisons": comparisons(study.evaluations),
         "embeddings": embeddings,
     }
-    atomic_write_text(study.output / "results.json", json.dumps(jsonable(record), indent=2) + "\n")
-    atomic_write_text(study.output / "robustness.csv", flat_csv([e.record for e in study.evaluations]))
-    write_robustness_report(study.output)
 
 
 def flat_csv(records: list[dict[str, Any]]) -> str:
@@ -487,3 +470,11 @@ def text_table(study: Study) -> str:
             f"{'' if auc is None else format(auc, '6.3f'):>6} {'' if ri is None else format(ri, '.3f'):>6}"
         )
     return "\n".join(lines)
+
+
+def _run(config: RobustnessConfig, log: Callable[[str], None], cache: FeatureCache | None) -> str:
+    study = run_robustness_job(config, log, cache)
+    return f"{text_table(study)}\nreport: {config.output / 'report.html'}"
+
+
+JOB = Job("robustness", RobustnessConfig, _run, write_robustness_report)

@@ -31,6 +31,7 @@ from defectlab.detectors.model import AnomalyModel
 from defectlab.detectors.registry import make_detector
 from defectlab.errors import ModelError
 from defectlab.experiments.robustness.config import RobustnessConfig, ShiftSpec
+from defectlab.experiments.steps import StepTimer
 from defectlab.fileio import atomic_write_bytes
 from defectlab.report.plots import example_grid_png
 from defectlab.shift.materialize import shift_sample
@@ -85,8 +86,7 @@ class Study:
     log: Callable[[str], None] = print
     cache: FeatureCache | None = None
     evaluations: list[Evaluation] = field(default_factory=list)
-    steps: list[dict[str, Any]] = field(default_factory=list)  # progress steps with their seconds
-    total_seconds: float = 0.0
+    timer: StepTimer | None = None  # the run's step timer (set by run_robustness_job)
 
     def __post_init__(self) -> None:
         self.output = Path(self.config.output)
@@ -100,9 +100,9 @@ class Study:
         """The category's clean parts, split by the saved (or newly made) split file."""
         label = category or "all"
         if label not in self._clean:
-            samples = read_dataset(self.config.data_root, self.config.data_format, category)
+            samples = read_dataset(self.config.dataset.root, self.config.dataset.format, category)
             split = load_or_create_split(
-                self.output / "splits" / f"{label}.json", samples, self.config.split_rule, self.config.seed
+                self.output / "splits" / f"{label}.json", samples, self.config.dataset.split_rule, self.config.seed
             )
             self._clean[label] = Parts(*apply(split, samples))
         return self._clean[label]
@@ -213,7 +213,7 @@ class Study:
         """Evaluate and record: metrics, CIs, RI against the reference, arrays and (optionally) a gallery."""
         variant = variant or {}
         detector = bundle.model.detector.kind
-        result = evaluate_bundle(bundle, test, n_examples=0, n_bootstrap=self.config.n_bootstrap, seed=self.config.seed)
+        result = evaluate_bundle(bundle, test, n_examples=0, n_bootstrap=self.config.bootstrap, seed=self.config.seed)
         eval_id = slug(category, detector, phase, shift, *[f"{k}={v}" for k, v in variant.items()])
         ref = self._references.get((category, detector, reference))
         record: dict[str, Any] = {

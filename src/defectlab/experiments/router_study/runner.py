@@ -9,15 +9,12 @@ routing vs one global detector. Writes results.json, report.html (+ plots/, tabl
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
-from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 from defectlab.backbones.cache import FeatureCache
-from defectlab.bundle.io import library_versions
+from defectlab.experiments.envelope import write_results
+from defectlab.experiments.jobs import Job
 from defectlab.experiments.router_study.config import RouterStudyConfig
 from defectlab.experiments.router_study.context import StudyContext
 from defectlab.experiments.router_study.data import load_categories
@@ -28,9 +25,8 @@ from defectlab.experiments.router_study.phases import (
     systems_phase,
     unknown_phase,
 )
-from defectlab.experiments.steps import timed
-from defectlab.fileio import atomic_write_text, jsonable
-from defectlab.report.router_report import JOB, write_router_report
+from defectlab.experiments.steps import StepTimer
+from defectlab.report.router_report import write_router_report
 
 
 def run_router_job(
@@ -40,24 +36,15 @@ def run_router_job(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the study; returns the results written to ``cfg.output / "results.json"``."""
-    started = time.perf_counter()
     cfg.output.mkdir(parents=True, exist_ok=True)
-    steps: list[dict[str, Any]] = []
-
-    done = timed(steps, log, "categories and splits")
-    categories = load_categories(cfg, log)
-    done()
+    timer = StepTimer(log)
+    with timer.step("categories and splits"):
+        categories = load_categories(cfg, log)
     ctx = StudyContext(cfg, categories, cache, log, progress)
-    done = timed(steps, log, f"features of every image ({'through the cache' if cache else 'no cache'}) and router embeddings")
-    ctx.prepare_features()
-    backbone_ms = ctx.backbone_ms_per_image()
-    done()
-    results: dict[str, Any] = {
-        "job": JOB,
-        "config": jsonable(asdict(cfg)),
-        "seed": cfg.seed,
-        "versions": library_versions(),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    with timer.step(f"features of every image ({'through the cache' if cache else 'no cache'}) and router embeddings"):
+        ctx.prepare_features()
+        backbone_ms = ctx.backbone_ms_per_image()
+    figures: dict[str, Any] = {
         "cache": cache is not None,
         "backbone_ms_per_image": backbone_ms,
         "categories": {
@@ -73,22 +60,25 @@ def run_router_job(
             for name, c in categories.items()
         },
     }
-    done = timed(steps, log, "router over every category: accuracy and confusion")
-    router = fit_router(ctx, list(categories))
-    results["routing"] = routing_phase(ctx, router)
-    done()
+    with timer.step("router over every category: accuracy and confusion"):
+        router = fit_router(ctx, list(categories))
+        figures["routing"] = routing_phase(ctx, router)
     if cfg.unknown_trials:
-        done = timed(steps, log, f"unknown category: router refitted without each of {', '.join(cfg.unknown_trials)}")
-        results["unknown"] = unknown_phase(ctx)
-        done()
-    done = timed(steps, log, f"detectors {', '.join(cfg.detectors)} on every category")
-    results["detectors"] = detectors_phase(ctx)
-    done()
-    done = timed(steps, log, f"routed vs oracle vs global ({cfg.system_detector})")
-    results["systems"] = systems_phase(ctx, router)
-    done()
-    results["timings"] = {"steps": steps, "total_seconds": round(time.perf_counter() - started, 1)}
-    atomic_write_text(cfg.output / "results.json", json.dumps(jsonable(results), indent=1) + "\n")
+        with timer.step(f"unknown category: router refitted without each of {', '.join(cfg.unknown_trials)}"):
+            figures["unknown"] = unknown_phase(ctx)
+    with timer.step(f"detectors {', '.join(cfg.detectors)} on every category"):
+        figures["detectors"] = detectors_phase(ctx)
+    with timer.step(f"routed vs oracle vs global ({cfg.system_detector})"):
+        figures["systems"] = systems_phase(ctx, router)
+    results = write_results(cfg.output, JOB.name, cfg, cfg.seed, timer.timings(), **figures)
     write_router_report(cfg.output)
     log(f"done in {results['timings']['total_seconds'] / 60:.1f} min")
     return results
+
+
+def _run(cfg: RouterStudyConfig, log: Callable[[str], None], cache: FeatureCache | None) -> str:
+    run_router_job(cfg, log, cache)
+    return f"report: {cfg.output / 'report.html'}"
+
+
+JOB = Job("router", RouterStudyConfig, _run, write_router_report)

@@ -1,16 +1,16 @@
-"""The suite's YAML config (`job: suite`) as pydantic models."""
+"""The suite's config (`job: suite`): data sets x models x shifts."""
 
 from __future__ import annotations
 
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from defectlab.backbones.extractor import FeatureConfig
+from defectlab.config.base import config_model, named_after_file, parse_config, read_yaml
 from defectlab.detectors.registry import DETECTORS
-from defectlab.errors import ConfigError
 from defectlab.experiments.suite.data import DATASETS
 from defectlab.shift import CORRUPTIONS, PRESETS
 from defectlab.shift.family import FAMILIES
@@ -18,11 +18,8 @@ from defectlab.shift.family import FAMILIES
 DATA_FAMILIES = ("elpv", "texture", "synthetic")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ShiftEntry(_Strict):
+@config_model
+class ShiftEntry:
     """One test condition: a corruption at a severity or a preset, on the data set families named."""
 
     corruption: str | None = None
@@ -50,12 +47,13 @@ class ShiftEntry(_Strict):
         return "imagenet-c" if (self.corruption or "").startswith("imagenet_c_") else "shift-suite"
 
 
-class ModelEntry(_Strict):
+@config_model
+class ModelEntry:
     """One detector configuration to compare (a candidate default)."""
 
     name: str
     detector: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
     backbone: str = "efficientnet_lite0"
     layers: tuple[str, ...] = ()
     image_size: int | Literal["native"] = 224
@@ -66,18 +64,18 @@ class ModelEntry(_Strict):
     test_time_standardization: bool = False  # re-standardize features to each test set's own statistics
     align: bool = False  # align every image to a template of the training normals before inspecting it
 
-    @field_validator("augment")
-    @classmethod
-    def _family(cls, value: str | None) -> str | None:
-        if value is not None and value not in FAMILIES:
-            raise ValueError(f"unknown corruption family {value!r}; choose one of {', '.join(FAMILIES)}")
-        return value
-
     @field_validator("detector")
     @classmethod
     def _known(cls, value: str) -> str:
         if value not in DETECTORS:
             raise ValueError(f"unknown detector {value!r}; choose one of {', '.join(DETECTORS)}")
+        return value
+
+    @field_validator("augment")
+    @classmethod
+    def _family(cls, value: str | None) -> str | None:
+        if value is not None and value not in FAMILIES:
+            raise ValueError(f"unknown corruption family {value!r}; choose one of {', '.join(FAMILIES)}")
         return value
 
     def features(self, native_size: int) -> FeatureConfig:
@@ -86,19 +84,24 @@ class ModelEntry(_Strict):
         return FeatureConfig(self.backbone, tuple(self.layers), int(size), self.pool_size, self.weights)
 
 
-class SuiteConfig(_Strict):
+@config_model
+class SuiteConfig:
     """Data sets x models x shifts of one suite run."""
 
-    job: Literal["suite"] = "suite"
+    models: tuple[ModelEntry, ...]
     name: str = "detection benchmark suite"
     output: Path = Path("outputs/suite")
     data_dir: Path | None = None  # generated data sets (default: <output>/data)
     seed: int = 42
     datasets: tuple[str, ...] = DATASETS
-    models: tuple[ModelEntry, ...]
     shifts: tuple[ShiftEntry, ...] = ()
     adapted: bool = True  # also refit on the shifted training images
     bootstrap: int = Field(50, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_file(cls, data: Any, info: Any) -> Any:
+        return named_after_file(data, info.context, "output")
 
     @field_validator("datasets")
     @classmethod
@@ -121,19 +124,12 @@ class SuiteConfig(_Strict):
         return self.data_dir or self.output / "data"
 
 
+def suite_config(raw: dict[str, Any], where: str | Path = "suite config") -> SuiteConfig:
+    """A validated suite config from a mapping (``job:`` may be present)."""
+    values = {k: v for k, v in raw.items() if k != "job"}
+    return parse_config(SuiteConfig, values, where, context={"stem": Path(str(where)).stem})
+
+
 def load_suite_config(path: str | Path) -> SuiteConfig:
-    """Read and validate a suite config; errors name the file and the dotted key."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from exc
-    try:
-        return SuiteConfig.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{path}: {where}: {message}") from exc
+    """Read and validate a suite config file; errors name the file and the dotted key."""
+    return suite_config(read_yaml(Path(path)), path)

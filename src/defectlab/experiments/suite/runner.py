@@ -3,32 +3,28 @@ without adaptation, and after a refit on the shifted training images; write one 
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from defectlab.backbones.cache import FeatureCache
-from defectlab.bundle.io import Bundle, library_versions
+from defectlab.bundle.io import Bundle
 from defectlab.components.align import Aligner
 from defectlab.data.sample import Sample
 from defectlab.detectors.model import AnomalyModel
 from defectlab.detectors.registry import make_detector
+from defectlab.experiments.envelope import write_results
+from defectlab.experiments.jobs import Job
+from defectlab.experiments.steps import StepTimer
 from defectlab.experiments.suite.config import ModelEntry, ShiftEntry, SuiteConfig
 from defectlab.experiments.suite.data import SuiteData, load_suite_data
-from defectlab.fileio import atomic_write_text
 from defectlab.metrics.image import threshold_metrics
+from defectlab.report.suite_report import suite_markdown, write_suite_report
 from defectlab.shift.materialize import shift_sample
 from defectlab.workflows.detection import FitOptions, evaluate_bundle, fit_bundle
 from defectlab.workflows.results import EvaluationResult
-
-RESULTS = "results.json"
 
 
 @dataclass
@@ -133,30 +129,24 @@ def add_robustness_index(rows: list[dict[str, Any]]) -> None:
         r["ri"] = None if r["phase"] == "clean" or not base else float(r["image_auroc"] / base)
 
 
-def run_suite(
-    config: SuiteConfig, cache: FeatureCache | None = None, log: Callable[[str], None] = print, raw: dict | None = None
-) -> SuiteRun:
+def run_suite(config: SuiteConfig, cache: FeatureCache | None = None, log: Callable[[str], None] = print) -> SuiteRun:
     """Run every data set and write `<output>/results.json` (rows, config, versions, seed, timings)."""
-    started = time.perf_counter()
+    timer = StepTimer(log, total=len(config.datasets))
     rows: list[dict[str, Any]] = []
-    timings = {}
     for name in config.datasets:
-        t0 = time.perf_counter()
-        data = load_suite_data(name, config.data_root, config.output / "splits", config.seed)
-        log(f"[{name}] train {len(data.train)}, val {len(data.val)}, test {len(data.test)}")
-        rows += run_dataset(data, config, cache, log)
-        timings[name] = round(time.perf_counter() - t0, 1)
+        with timer.step(f"data set {name}"):
+            data = load_suite_data(name, config.data_root, config.output / "splits", config.seed)
+            log(f"[{name}] train {len(data.train)}, val {len(data.val)}, test {len(data.test)}")
+            rows += run_dataset(data, config, cache, log)
     add_robustness_index(rows)
-    seconds = time.perf_counter() - started
-    envelope = {
-        "job": "suite",
-        "config": config.model_dump(mode="json"),
-        "seed": config.seed,
-        "versions": library_versions(),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "timings": {"total_seconds": round(seconds, 1), "datasets": timings},
-        "rows": [{k: (float(v) if isinstance(v, np.floating) else v) for k, v in r.items()} for r in rows],
-    }
-    config.output.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(Path(config.output) / RESULTS, json.dumps(envelope, indent=2))
-    return SuiteRun(rows, config, seconds)
+    timings = timer.timings()
+    write_results(config.output, JOB.name, config, config.seed, timings, rows=rows)
+    return SuiteRun(rows, config, float(timings["total_seconds"]))
+
+
+def _run(config: SuiteConfig, log: Callable[[str], None], cache: FeatureCache | None) -> str:
+    run = run_suite(config, cache, log)
+    return f"{suite_markdown(run.rows)}\n\nreport: {write_suite_report(config.output)}"
+
+
+JOB = Job("suite", SuiteConfig, _run, write_suite_report)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pydantic import ValidationInfo, field_validator, model_validator
 
+from defectlab.config.base import config_model
 from defectlab.data.formats import FORMATS
-from defectlab.errors import ConfigError
 from defectlab.pipelines.openset import METHODS
-from defectlab.workflows.config_tools import build_dataclass
 
 
-@dataclass(frozen=True)
+@config_model
 class DataConfig:
     """Where the images come from: a dataset ``format`` at ``root`` (classes = defect types, normal
     images = ``good``), optionally generated first (``generate``: arguments of the synthetic steel
@@ -27,12 +26,15 @@ class DataConfig:
     good_root: Path | None = None
     generate: dict[str, Any] | None = None
 
-    def __post_init__(self) -> None:
-        if self.format not in FORMATS:
-            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}")
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {value!r}")
+        return value
 
 
-@dataclass(frozen=True)
+@config_model
 class Stage1Config:
     """The gate: a detector fitted on defect-free images, threshold accepting ``accept`` of held-out ones."""
 
@@ -41,7 +43,7 @@ class Stage1Config:
     accept: float = 0.95
 
 
-@dataclass(frozen=True)
+@config_model
 class ClassifierConfig:
     """The one-stage classifier: the attention classifier trained on cached backbone maps."""
 
@@ -51,7 +53,7 @@ class ClassifierConfig:
     lr: float = 1e-3
 
 
-@dataclass(frozen=True)
+@config_model
 class OpenSetConfig:
     """One split: ``known`` classes to learn, ``unknown`` ones only seen at test time.
 
@@ -80,46 +82,24 @@ class OpenSetConfig:
     method: str = "vim"
     seed: int = 42
 
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> OpenSetConfig:
+        both = sorted(set(self.known) & set(self.unknown))
+        if both:
+            raise ValueError(f"classes {both} are both known and unknown")
+        if len(self.known) < 2:
+            raise ValueError("need at least two known classes and one unknown class")
+        if info.context is not None and not self.unknown:  # a config file; fit-openset derives them from the data
+            raise ValueError("need at least two known classes and one unknown class")
+        if self.method not in METHODS:
+            raise ValueError(f"method {self.method!r} unknown; valid: {', '.join(METHODS)}")
+        if not 0.5 <= self.accept < 1 or not 0.5 <= self.stage1.accept < 1:
+            raise ValueError("accept and stage1.accept must be in [0.5, 1)")
+        if not (0 < self.train_fraction and 0 < self.val_fraction and self.train_fraction + self.val_fraction < 1):
+            raise ValueError("train_fraction and val_fraction must be positive and leave a test part")
+        return self
+
     @property
     def split_dir(self) -> Path:
         """``<output>/<name>``: this split's outputs (the summary CSV lives in ``<output>``)."""
         return self.output / self.name
-
-
-def load_openset_config(path: str | Path, raw: dict[str, Any] | None = None) -> OpenSetConfig:
-    """Read and check a `job: openset` YAML file."""
-    if raw is None:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-    values = {k: v for k, v in raw.items() if k != "job"}
-    for key in ("name", "known", "unknown"):
-        if key not in values:
-            raise ConfigError(f"{path}: '{key}' is required (the split's name, known classes and unknown classes)")
-    if "data" in values:
-        data = dict(values["data"] or {})
-        for key in ("root", "good_root"):
-            if data.get(key) is not None:
-                data[key] = Path(data[key])
-        values["data"] = build_dataclass(DataConfig, data, f"{path}: data")
-    if "stage1" in values:
-        values["stage1"] = build_dataclass(Stage1Config, values["stage1"], f"{path}: stage1")
-    if "classifier" in values:
-        values["classifier"] = build_dataclass(ClassifierConfig, values["classifier"], f"{path}: classifier")
-    if "output" in values:
-        values["output"] = Path(values["output"])
-    config = build_dataclass(OpenSetConfig, values, str(path), tuples=("known", "unknown"))
-    _check(config, path)
-    return config
-
-
-def _check(config: OpenSetConfig, path: str | Path) -> None:
-    both = sorted(set(config.known) & set(config.unknown))
-    if both:
-        raise ConfigError(f"{path}: classes {both} are both known and unknown")
-    if len(config.known) < 2 or not config.unknown:
-        raise ConfigError(f"{path}: need at least two known classes and one unknown class")
-    if config.method not in METHODS:
-        raise ConfigError(f"{path}: method {config.method!r} unknown; valid: {', '.join(METHODS)}")
-    if not 0.5 <= config.accept < 1 or not 0.5 <= config.stage1.accept < 1:
-        raise ConfigError(f"{path}: accept and stage1.accept must be in [0.5, 1)")
-    if not (0 < config.train_fraction and 0 < config.val_fraction and config.train_fraction + config.val_fraction < 1):
-        raise ConfigError(f"{path}: train_fraction and val_fraction must be positive and leave a test part")

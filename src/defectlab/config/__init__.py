@@ -1,0 +1,1 @@
+"""Config machinery shared by every job and the CLI: strict pydantic models read from YAML, one dataset model."""
