@@ -6,7 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from defectlab.backbones.cache import FeatureCache, default_cache_dir
-from defectlab.bundle.io import library_versions, save_bundle
+from defectlab.bundle.io import save_bundle
+from defectlab.bundle.manifest import library_versions
 from defectlab.data.formats import read_dataset
 from defectlab.data.splits import apply, load_or_create_split
 from defectlab.detectors.model import AnomalyModel

@@ -19,7 +19,7 @@ import numpy as np
 
 from defectlab.analysis.nuisance import measure_nuisances
 from defectlab.backbones.cache import FeatureCache
-from defectlab.bundle.io import library_versions
+from defectlab.bundle.manifest import library_versions
 from defectlab.classifiers.registry import build_classifier
 from defectlab.data.elpv import read_elpv
 from defectlab.data.sample import Sample

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from defectlab.backbones.cache import FeatureCache
-from defectlab.bundle.io import library_versions
+from defectlab.bundle.manifest import library_versions
 from defectlab.experiments.openset.config import OpenSetConfig
 from defectlab.experiments.openset.data import apply_split, load_or_create_split, read_samples
 from defectlab.experiments.openset.evaluate import (

@@ -25,7 +25,8 @@ import numpy as np
 
 from defectlab.analysis.embeddings import project_2d, sample_patch_embeddings
 from defectlab.backbones.cache import FeatureCache
-from defectlab.bundle.io import Bundle, library_versions
+from defectlab.bundle.io import Bundle
+from defectlab.bundle.manifest import library_versions
 from defectlab.data.sample import Sample
 from defectlab.errors import ModelError
 from defectlab.experiments.robustness.config import RobustnessConfig, ShiftSpec

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from defectlab.backbones.cache import FeatureCache
-from defectlab.bundle.io import library_versions
+from defectlab.bundle.manifest import library_versions
 from defectlab.experiments.router_study.config import RouterStudyConfig
 from defectlab.experiments.router_study.context import StudyContext
 from defectlab.experiments.router_study.data import load_categories
