@@ -52,7 +52,10 @@ class Prediction:
 
 
 class Predictor(ABC):
-    """A loaded bundle that answers for images (``defectlab.bundle.load`` returns one for any kind)."""
+    """A loaded bundle that answers for images (``defectlab.bundle.load`` returns one for any kind).
+
+    ``model_id`` is short: the bundle folder name, its model kind and its creation time.
+    """
 
     kind: ClassVar[str]
     """The bundle kind (one of :data:`defectlab.bundle.manifest.KINDS`)."""
@@ -63,7 +66,6 @@ class Predictor(ABC):
         self.path = path
         self.manifest = manifest
         self.model_id = f"{path.name}:{model_name}:{manifest.get('created', 'unknown')}"
-        """A short id: the bundle folder name, its model kind and its creation time."""
 
     @property
     @abstractmethod

@@ -32,7 +32,7 @@ app = typer.Typer(
 Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads for torch/faiss.")]
 Weights = Annotated[str, typer.Option("--weights", help="'default' (bundled), 'random', or a weights file.")]
 ImageSize = Annotated[int, typer.Option("--image-size", help="Square input size in pixels.")]
-Bundle = Annotated[Path, typer.Argument(metavar="BUNDLE", help="Bundle directory (detector, routed, classifier or open-set).")]
+BundleDir = Annotated[Path, typer.Argument(metavar="BUNDLE", help="Bundle directory (detector, routed, classifier or open-set).")]
 
 
 @app.callback()
@@ -181,7 +181,7 @@ app.command("evaluate-openset")(openset.evaluate_openset)
 
 @app.command()
 def evaluate(
-    bundle_dir: Bundle,
+    bundle_dir: BundleDir,
     data: Annotated[Path | None, typer.Option("--data", help="Dataset root.")] = None,
     category: Annotated[
         str | None, typer.Option("--category", help="Category / cell type (classifier: default the one it was trained on).")
@@ -220,7 +220,7 @@ def evaluate(
 
 @app.command()
 def score(
-    bundle_dir: Bundle,
+    bundle_dir: BundleDir,
     inputs: Annotated[list[Path], typer.Argument(metavar="IMAGE_OR_DIR...", help="Images or folders of images.")],
     out: Annotated[
         Path,

@@ -15,13 +15,12 @@ from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
-from defectlab.bundle.prediction import Prediction, Predictor
+from defectlab.bundle.prediction import UNKNOWN_DECISION, Prediction, Predictor
 from defectlab.data.files import IMAGE_SUFFIXES
 from defectlab.data.imageio import load_image
 from defectlab.errors import DataError
 from defectlab.explain.overlay import save_png
 from defectlab.fileio import atomic_write_text
-from defectlab.pipelines.routed import UNKNOWN_CATEGORY
 
 SCORES_CSV = "scores.csv"
 OVERLAYS = "overlays"
@@ -91,7 +90,7 @@ class ScoreSheet:
             row["category"] = prediction.category
         row["score"] = math.nan if prediction.score is None else prediction.score
         row["threshold"] = math.nan if prediction.threshold is None else prediction.threshold
-        if prediction.category == UNKNOWN_CATEGORY:
+        if prediction.decision == UNKNOWN_DECISION:
             row["decision"] = "unknown category"
         else:
             row["decision"] = "anomalous" if prediction.is_anomalous else "normal"
