@@ -63,11 +63,11 @@ def direct(bundle: Path, images: list[bytes], requests: int, threads: int, heatm
     """The library in this process, one image at a time, as a request would do it without HTTP."""
     import torch
 
+    from defectlab.bundle import load
     from defectlab.data.imageio import decode_image_bytes
-    from defectlab.serve.predictor import load_predictor
 
     torch.set_num_threads(threads)
-    predictor = load_predictor(bundle)
+    predictor = load(bundle)
     predictor.warm_up()
     latencies = []
     start = time.perf_counter()
@@ -118,7 +118,7 @@ def main() -> None:
     if not (args.bundle / "manifest.json").is_file():
         sys.exit(f"no bundle at {args.bundle}: run `make run` first, or pass --bundle")
 
-    from defectlab.bundle.io import read_manifest
+    from defectlab.bundle.manifest import read_manifest
     from defectlab.serve.process import running_server
 
     category = (read_manifest(args.bundle).get("training") or {}).get("category") or "mono"

@@ -35,7 +35,7 @@ TIMEOUT = 300
 
 _PRELOAD = (
     "defectlab.cli.main",
-    "defectlab.cli.scoring",
+    "defectlab.workflows.kinds",
     "defectlab.bundle.io",
     "defectlab.data.formats",
     "defectlab.data.synth",

@@ -198,13 +198,25 @@ def test_odd_images_can_be_scored(odd_images_bundle, env):
     ("option", "needles"),
     [
         ("--backbone", ("unknown backbone 'nope'", "efficientnet_lite0")),
-        ("--detector", ("unknown detector 'nope'", "patchcore", "padim")),
-        ("--format", ("unknown dataset format 'nope'", "mvtec")),
     ],
 )
 def test_unknown_name(option, needles, dataset, tmp_path, env):
     result, out = fit(dataset, tmp_path, env, option, "nope")
     assert_one_line_error(result, *needles)
+    assert_nothing_written(out)
+
+
+@pytest.mark.parametrize(
+    ("option", "choices"),
+    [
+        ("--detector", ("patchcore", "padim", "cae")),
+        ("--format", ("mvtec", "folder", "neu", "severstal", "elpv")),
+        ("--threshold", ("auto", "f1", "mean_std", "quantile")),
+    ],
+)
+def test_bad_choice_fails_at_the_command_line_listing_the_choices(option, choices, dataset, tmp_path, env):
+    result, out = fit(dataset, tmp_path, env, option, "nope")
+    assert_one_line_error(result, f"Invalid value for '{option}'", "'nope'", *(f"'{choice}'" for choice in choices))
     assert_nothing_written(out)
 
 
@@ -315,7 +327,10 @@ def test_run_config_that_is_not_valid_yaml(tmp_path, env):
         ({"detectors": ["nope"]}, ("detectors.0.kind: 'nope' unknown",)),
         ({"dataset": {"format": "nope", "root": "x"}}, ("dataset.format: 'nope' unknown",)),
         ({"bootstrap": "lots"}, ("bootstrap: Input should be a valid integer", "'lots'")),
-        ({"job": "benchmark"}, ("job 'benchmark' unknown; valid: detection, robustness, classification, router, openset, suite",)),
+        (
+            {"job": "benchmark"},
+            ("job 'benchmark' unknown; valid: detection, robustness, classification, router, openset, suite",),
+        ),
     ],
     ids=[
         "unknown-key",

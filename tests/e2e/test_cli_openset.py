@@ -68,6 +68,23 @@ def test_fit_and_evaluate_openset(folder_tree: Path, env, tmp_path: Path) -> Non
     assert info["kind"] == "openset" and info["known"] == ["scratch", "crack", "spot"]
     assert info["localized"]["region_model"] is False  # a folder tree without masks/: the anomaly map alone
     assert "the anomaly map alone localizes" in fit.stdout
+    # the generic commands take an open-set bundle too: `evaluate` answers what `evaluate-openset` does
+    generic = run_cli(["evaluate", out, "--json", tmp_path / "generic.json"], env, tmp_path)
+    assert generic.returncode == 0, str(generic)
+    assert json.loads((tmp_path / "generic.json").read_text()) == summary
+    images = folder_tree / "scratch"
+    scored = run_cli(["score", out, images, "--out", tmp_path / "scored"], env, tmp_path)
+    assert scored.returncode == 0, str(scored)
+    rows = json.loads((tmp_path / "scored" / "classes.json").read_text())
+    assert len(rows) == len(list(images.iterdir())) and scored.stdout.splitlines()[-1].startswith(
+        f"classified {len(rows)} images"
+    )
+    for row in rows:
+        assert row["class"] in ("scratch", "crack", "spot", "no_defect", "unknown_defect")
+        assert set(row["probabilities"]) == {"scratch", "crack", "spot"}
+    classified = run_cli(["classify", out, images, "--json", tmp_path / "classes.json"], env, tmp_path)
+    assert classified.returncode == 0, str(classified)
+    assert json.loads((tmp_path / "classes.json").read_text()) == rows
 
 
 def test_bad_openset_requests(folder_tree: Path, env, tmp_path: Path) -> None:

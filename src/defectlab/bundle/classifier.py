@@ -1,9 +1,8 @@
 """Classifier bundles: a directory with manifest.json (``"kind": "classifier"``) and model.safetensors.
 
-The manifest records the format version (shared with anomaly-detector bundles, checked by
-:func:`defectlab.bundle.io.read_manifest`), the model kind and its constructor config, the
-backbone, image size, input normalization, class names, training information and library
-versions. The tensors file holds the whole state dict (backbone included), so loading needs
+The classifier's payload of the shared manifest (:mod:`defectlab.bundle.manifest`): the model
+kind and its constructor config, the backbone, image size, input normalization, class names
+and training information. The tensors file holds the whole state dict (backbone included), so loading needs
 neither training data nor the original backbone weights file, and no pickle. Writing is atomic
 (temp dir + rename).
 """
@@ -14,13 +13,12 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from safetensors.torch import load_file, save_file
 
-from defectlab.bundle.io import CLASSIFIER_KIND, FORMAT_VERSION, MANIFEST, library_versions, read_manifest
+from defectlab.bundle.manifest import CLASSIFIER_KIND, MANIFEST, new_manifest, read_manifest
 from defectlab.classifiers.backbone import BackboneClassifier
 from defectlab.classifiers.base import ImageClassifier
 from defectlab.classifiers.registry import classifier_from_config
@@ -50,18 +48,15 @@ def save_classifier_bundle(
     """Write ``model`` to directory ``path`` atomically (replacing an existing bundle)."""
     if len(class_names) != model.num_classes:
         raise ConfigError(f"{len(class_names)} class names for a model of {model.num_classes} classes")
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "kind": KIND,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": {"kind": model.kind, "config": model.config()},
-        "backbone": _backbone_info(model),
-        "image_size": model.image_size,
-        "normalization": model.normalization(),
-        "class_names": list(class_names),
-        "training": training_info or {},
-        "versions": library_versions(),
-    }
+    manifest = new_manifest(
+        KIND,
+        model={"kind": model.kind, "config": model.config()},
+        backbone=_backbone_info(model),
+        image_size=model.image_size,
+        normalization=model.normalization(),
+        class_names=list(class_names),
+        training=training_info or {},
+    )
     tensors = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
 
     def write(folder: Path) -> None:
@@ -112,26 +107,4 @@ def _backbone_info(model: ImageClassifier) -> dict[str, Any] | None:
         "channels": stage.channels,
         "reduction": stage.reduction,
         "frozen": model.backbone_frozen,
-    }
-
-
-def classifier_summary(manifest: dict[str, Any]) -> dict[str, Any]:
-    """What `defectlab info` shows of a classifier manifest: everything but the per-epoch history.
-
-    The training history is replaced by its length (``training.epochs_run``).
-    """
-    training = dict(manifest.get("training") or {})
-    history = training.pop("history", None)
-    if history is not None:
-        training["epochs_run"] = len(history)
-    return {
-        "kind": manifest.get("kind"),
-        "format_version": manifest.get("format_version"),
-        "created": manifest.get("created"),
-        "model": manifest.get("model"),
-        "class_names": manifest.get("class_names"),
-        "backbone": manifest.get("backbone"),
-        "image_size": manifest.get("image_size"),
-        "training": training,
-        "versions": manifest.get("versions"),
     }

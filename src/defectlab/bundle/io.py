@@ -1,29 +1,26 @@
-"""Model bundles: a directory with manifest.json, detector tensors (safetensors) and thresholds.json.
+"""Anomaly-detector bundles: manifest.json, detector tensors (safetensors) and thresholds.json.
 
-Loading needs no training data and no pickle; writing is atomic (temp dir + rename). The
-manifest's ``kind`` tells anomaly-detector bundles (this module) from classifier bundles
-(:mod:`defectlab.bundle.classifier`), which share the manifest format version.
+The detector's payload of the shared manifest (:mod:`defectlab.bundle.manifest`): backbone,
+normalization, detector kind and parameters, anomaly-map smoothing, thresholds and score
+statistics. Loading needs no training data and no pickle; writing is atomic (temp dir + rename).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from safetensors.torch import load_file, save_file
 
-from defectlab import __version__
 from defectlab.backbones.cache import image_digest
 from defectlab.backbones.extractor import FeatureConfig
 from defectlab.backbones.registry import get_spec
+from defectlab.bundle.manifest import DETECTOR_KIND, KIND_NAMES, MANIFEST, new_manifest, read_manifest
 from defectlab.calibration.thresholds import Threshold
 from defectlab.calibration.thresholds_io import write_thresholds_json
 from defectlab.detectors.model import AnomalyModel
@@ -31,15 +28,8 @@ from defectlab.detectors.registry import make_detector
 from defectlab.errors import ModelError
 from defectlab.fileio import atomic_write_directory
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 TENSORS = "detector.safetensors"
 THRESHOLDS = "thresholds.json"
-DETECTOR_KIND = "anomaly_detector"
-CLASSIFIER_KIND = "classifier"
-ROUTED_KIND = "routed"
-OPENSET_KIND = "openset"
-KINDS = (DETECTOR_KIND, CLASSIFIER_KIND, ROUTED_KIND, OPENSET_KIND)
 
 
 @dataclass
@@ -73,38 +63,23 @@ def training_fingerprint(images: Sequence[np.ndarray]) -> str:
     return h.hexdigest()[:32]
 
 
-def library_versions() -> dict[str, str]:
-    """Versions of the packages that shape a model."""
-    names = ("torch", "timm", "faiss-cpu", "numpy", "safetensors")
-    out = {"defectlab": __version__, "python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
-
-
 def save_bundle(path: str | Path, bundle: Bundle) -> Path:
     """Write `bundle` to directory `path` atomically (replacing an existing bundle)."""
     path = Path(path)
     model = bundle.model
     spec = get_spec(model.features.backbone)
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "kind": DETECTOR_KIND,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "backbone": model.features.to_dict(),
-        "image_size": model.features.image_size,
-        "normalization": {"mean": list(spec.mean), "std": list(spec.std)},
-        "detector": {"kind": model.detector.kind, "params": model.detector.get_params()},
-        "anomaly_map": {"sigma": model.sigma, "upsample": "bilinear"},
-        "thresholds": {name: t.to_dict() for name, t in bundle.thresholds.items()},
-        "default_threshold": bundle.default_threshold,
-        "score_stats": bundle.score_stats,
-        "training": bundle.training,
-        "versions": library_versions(),
-    }
+    manifest = new_manifest(
+        DETECTOR_KIND,
+        backbone=model.features.to_dict(),
+        image_size=model.features.image_size,
+        normalization={"mean": list(spec.mean), "std": list(spec.std)},
+        detector={"kind": model.detector.kind, "params": model.detector.get_params()},
+        anomaly_map={"sigma": model.sigma, "upsample": "bilinear"},
+        thresholds={name: t.to_dict() for name, t in bundle.thresholds.items()},
+        default_threshold=bundle.default_threshold,
+        score_stats=bundle.score_stats,
+        training=bundle.training,
+    )
 
     def write(folder: Path) -> None:
         tensors = {k: v.contiguous() for k, v in model.detector.state_tensors().items()}
@@ -123,40 +98,13 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON-serializable: {type(value).__name__}")
 
 
-def read_manifest(path: str | Path) -> dict[str, Any]:
-    """The bundle's manifest, checked for a supported format version."""
-    file = Path(path) / MANIFEST
-    if not file.is_file():
-        raise ModelError(f"{path} is not a defectlab bundle: {MANIFEST} is missing")
-    try:
-        manifest = json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{file} is not valid JSON: {exc}") from exc
-    if not isinstance(manifest, dict):
-        raise ModelError(f"{file} is not a bundle manifest (expected a JSON object)")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelError(
-            f"{path} has bundle format version {version}; this defectlab ({__version__}) reads up to "
-            f"{FORMAT_VERSION}: upgrade defectlab"
-        )
-    return manifest
-
-
-def bundle_kind(path: str | Path) -> str:
-    """The kind of bundle at `path` (one of KINDS), from its checked manifest."""
-    kind = read_manifest(path).get("kind")
-    if kind not in KINDS:
-        raise ModelError(f"{Path(path) / MANIFEST} has unknown bundle kind {kind!r}; known kinds: {', '.join(KINDS)}")
-    return kind
-
-
 def load_bundle(path: str | Path, num_threads: int | None = None) -> Bundle:
     """Load an anomaly-detector bundle written by `save_bundle`."""
     path = Path(path)
     manifest = read_manifest(path)
-    if manifest.get("kind") in (CLASSIFIER_KIND, ROUTED_KIND, OPENSET_KIND):
-        raise ModelError(f"{path} is a {manifest['kind']} bundle, not an anomaly-detector bundle")
+    kind = manifest.get("kind", DETECTOR_KIND)
+    if kind != DETECTOR_KIND:
+        raise ModelError(f"{path} is {KIND_NAMES.get(kind, f'a {kind!r}')} bundle, not an anomaly-detector bundle")
     try:
         backbone = manifest["backbone"]
         features = FeatureConfig(

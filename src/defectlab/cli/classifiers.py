@@ -4,38 +4,44 @@ fine-tuned backbone, small CNN) trained on a stratified split and applied to ima
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from defectlab.cli.options import echo_classes, is_classifier, split_csv
+from defectlab.cli.options import FormatChoice, echo_lines, split_csv
 
 
 def train_classifier_cmd(
-    data: Path | None = typer.Option(None, "--data", help="Dataset root (not needed for --format elpv)."),
-    fmt: str = typer.Option(..., "--format", help="Dataset format: mvtec, folder, neu, severstal, elpv."),
-    category: str | None = typer.Option(None, "--category", help="Category, sub-folder or ELPV cell type."),
-    scheme: str = typer.Option("defect_type", "--scheme", help="Classes: defect_type, elpv_binary or elpv_4."),
-    model: str = typer.Option("attention", "--model", help="attention, causal, finetune or smallcnn."),
-    mode: str | None = typer.Option(
-        None, "--mode", help="head (frozen cached features) or finetune (default: head for attention and causal)."
-    ),
-    strata: str = typer.Option(
-        "discovered",
-        "--strata",
-        help="causal: nuisance strata for the backdoor adjustment: 'discovered' (k-means on backbone features) "
-        "or a metadata key naming the nuisance, e.g. cell_type for ELPV.",
-    ),
-    parts: str = typer.Option(
-        "backdoor", "--parts", help="causal: comma-separated parts to switch on: backdoor, counterfactual, reweight."
-    ),
-    epochs: int = typer.Option(30, "--epochs", help="Maximum epochs (early stopping on validation macro-F1)."),
-    loss: str = typer.Option("focal", "--loss", help="focal or ce."),
-    lr: float = typer.Option(1e-3, "--lr", help="AdamW learning rate."),
-    backbone: str = typer.Option("efficientnet_lite0", "--backbone", help="Backbone name, e.g. resnet50 with --weights PATH."),
-    weights: str = typer.Option("default", "--weights", help="'default' (bundled), 'random', or a weights file."),
-    image_size: int = typer.Option(224, "--image-size", help="Square input size in pixels."),
-    out: Path = typer.Option(..., "--out", help="Directory to write the classifier bundle to."),
-    seed: int = typer.Option(42, "--seed", help="Seed for the split, initialization, batch order and augmentation."),
+    fmt: Annotated[FormatChoice, typer.Option("--format", help="Dataset format.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the classifier bundle to.")],
+    data: Annotated[Path | None, typer.Option("--data", help="Dataset root (not needed for --format elpv).")] = None,
+    category: Annotated[str | None, typer.Option("--category", help="Category, sub-folder or ELPV cell type.")] = None,
+    scheme: Annotated[str, typer.Option("--scheme", help="Classes: defect_type, elpv_binary or elpv_4.")] = "defect_type",
+    model: Annotated[str, typer.Option("--model", help="attention, causal, finetune or smallcnn.")] = "attention",
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="head (frozen cached features) or finetune (default: head for attention and causal)."),
+    ] = None,
+    strata: Annotated[
+        str,
+        typer.Option(
+            "--strata",
+            help="causal: nuisance strata for the backdoor adjustment: 'discovered' (k-means on backbone features) "
+            "or a metadata key naming the nuisance, e.g. cell_type for ELPV.",
+        ),
+    ] = "discovered",
+    parts: Annotated[
+        str, typer.Option("--parts", help="causal: comma-separated parts to switch on: backdoor, counterfactual, reweight.")
+    ] = "backdoor",
+    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs (early stopping on validation macro-F1).")] = 30,
+    loss: Annotated[str, typer.Option("--loss", help="focal or ce.")] = "focal",
+    lr: Annotated[float, typer.Option("--lr", help="AdamW learning rate.")] = 1e-3,
+    backbone: Annotated[
+        str, typer.Option("--backbone", help="Backbone name, e.g. resnet50 with --weights PATH.")
+    ] = "efficientnet_lite0",
+    weights: Annotated[str, typer.Option("--weights", help="'default' (bundled), 'random', or a weights file.")] = "default",
+    image_size: Annotated[int, typer.Option("--image-size", help="Square input size in pixels.")] = 224,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the split, initialization, batch order and augmentation.")] = 42,
 ) -> None:
     """Train a defect classifier on a stratified split and write a classifier bundle."""
     from defectlab.classifiers.train import TrainConfig
@@ -44,11 +50,11 @@ def train_classifier_cmd(
 
     config = TrainConfig(epochs=epochs, lr=lr, loss=loss, seed=seed, mode=mode or default_mode(model))
     job = ClassifierJob(scheme, model, backbone, weights, image_size, config, strata, tuple(split_csv(parts)))
-    samples = read_dataset(data, fmt, category)
+    samples = read_dataset(data, fmt.value, category)
     split_path = out.with_name(f"{out.name}.split.json")
     new_split = not split_path.exists()
     try:  # a failed run leaves nothing behind: not even the split it drew
-        info = train_classifier_bundle(samples, job, out, split_path, {"format": fmt, "category": category})
+        info = train_classifier_bundle(samples, job, out, split_path, {"format": fmt.value, "category": category})
     except BaseException:
         if new_split:
             split_path.unlink(missing_ok=True)
@@ -63,22 +69,18 @@ def train_classifier_cmd(
 
 
 def classify(
-    bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Classifier bundle directory."),
-    inputs: list[Path] = typer.Argument(..., metavar="IMAGE_OR_DIR...", help="Images or folders of images."),
-    json_out: Path | None = typer.Option(
-        None, "--json", help="Also write the results to this JSON file (an existing folder gets classes.json inside)."
-    ),
+    bundle_dir: Annotated[Path, typer.Argument(metavar="BUNDLE", help="Classifier or open-set bundle directory.")],
+    inputs: Annotated[list[Path], typer.Argument(metavar="IMAGE_OR_DIR...", help="Images or folders of images.")],
+    json_out: Annotated[
+        Path | None,
+        typer.Option("--json", help="Also write the results to this JSON file (an existing folder gets classes.json inside)."),
+    ] = None,
 ) -> None:
     """Classify images: prints path, class and confidence per image."""
-    from defectlab.cli.scoring import classify_paths, write_classes_json
-    from defectlab.errors import ConfigError
+    from defectlab.workflows.kinds import classify as classify_images
+    from defectlab.workflows.scoring import class_lines, write_classes_json
 
-    if not is_classifier(bundle_dir):
-        raise ConfigError(
-            f"{bundle_dir} is an anomaly-detector bundle, not a classifier: "
-            f"use `defectlab score {bundle_dir} IMAGE_OR_DIR... --out DIR`"
-        )
-    rows = classify_paths(bundle_dir, inputs)
+    rows = classify_images(bundle_dir, inputs)
     if json_out:
         write_classes_json(rows, json_out)
-    echo_classes(rows)
+    echo_lines(class_lines(rows))

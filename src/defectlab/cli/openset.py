@@ -3,28 +3,31 @@ supported dataset format (known defect classes learned, the others called unknow
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from defectlab.cli.options import split_csv, use_threads
+from defectlab.cli.options import FormatChoice, split_csv, use_threads
+
+Good = Annotated[Path | None, typer.Option("--good", help="Folder of defect-free images for stage 1 (NEU has none).")]
+Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads for torch/faiss.")]
 
 
 def fit_openset(
-    data: Path | None = typer.Option(
-        None, "--data", help="Dataset root: a folder tree (good/ + one folder per defect type), ..."
-    ),
-    fmt: str = typer.Option("folder", "--format", help="Dataset format: folder, mvtec, neu, severstal or elpv."),
-    known: str = typer.Option(..., "--known", help="Comma-separated known defect classes; the others are unknown."),
-    out: Path = typer.Option(..., "--out", help="Directory to write the open-set bundle to."),
-    category: str | None = typer.Option(None, "--category", help="Category (MVTec) or sub-folder (folder tree)."),
-    good: Path | None = typer.Option(None, "--good", help="Folder of defect-free images for stage 1 (NEU has none)."),
-    image_size: int = typer.Option(224, "--image-size", help="Square input size of the backbone."),
-    weights: str = typer.Option("default", "--weights", help="'default' (bundled), 'random', or a weights file."),
-    epochs: int = typer.Option(30, "--epochs", help="Classifier training epochs (early stopping on validation)."),
-    seed: int = typer.Option(42, "--seed", help="Seed for the split, the detector and the classifier."),
-    threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch/faiss."),
+    known: Annotated[str, typer.Option("--known", help="Comma-separated known defect classes; the others are unknown.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the open-set bundle to.")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Dataset root: a folder tree (good/ + one folder per defect type), ...")
+    ] = None,
+    fmt: Annotated[FormatChoice, typer.Option("--format", help="Dataset format.")] = FormatChoice.FOLDER,
+    category: Annotated[str | None, typer.Option("--category", help="Category (MVTec) or sub-folder (folder tree).")] = None,
+    good: Good = None,
+    image_size: Annotated[int, typer.Option("--image-size", help="Square input size of the backbone.")] = 224,
+    weights: Annotated[str, typer.Option("--weights", help="'default' (bundled), 'random', or a weights file.")] = "default",
+    epochs: Annotated[int, typer.Option("--epochs", help="Classifier training epochs (early stopping on validation).")] = 30,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the split, the detector and the classifier.")] = 42,
+    threads: Threads = None,
 ) -> None:
     """Fit open-set recognition on the known defect classes: a stage-1 detector on the defect-free
     images, the attention classifier, and open-set heads (Mahalanobis, relative Mahalanobis, ViM, MSP,
@@ -36,7 +39,7 @@ def fit_openset(
 
     use_threads(threads)
     config = openset_config(
-        DataConfig(fmt, data, category, good),
+        DataConfig(fmt.value, data, category, good),
         split_csv(known),
         out.name,
         image_size=image_size,
@@ -49,25 +52,27 @@ def fit_openset(
 
 
 def evaluate_openset(
-    bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Open-set bundle written by fit-openset."),
-    data: Path | None = typer.Option(None, "--data", help="Dataset root (default: the one it was fitted on)."),
-    fmt: str | None = typer.Option(None, "--format", help="Dataset format (default: the one it was fitted on)."),
-    category: str | None = typer.Option(None, "--category", help="Category / sub-folder."),
-    good: Path | None = typer.Option(None, "--good", help="Folder of defect-free images (as given to fit-openset)."),
-    json_out: Path | None = typer.Option(None, "--json", help="Write the metrics to this JSON file."),
-    threads: int | None = typer.Option(None, "--threads", help="CPU threads."),
+    bundle_dir: Annotated[Path, typer.Argument(metavar="BUNDLE", help="Open-set bundle written by fit-openset.")],
+    data: Annotated[Path | None, typer.Option("--data", help="Dataset root (default: the one it was fitted on).")] = None,
+    fmt: Annotated[
+        FormatChoice | None, typer.Option("--format", help="Dataset format (default: the one it was fitted on).")
+    ] = None,
+    category: Annotated[str | None, typer.Option("--category", help="Category / sub-folder.")] = None,
+    good: Annotated[Path | None, typer.Option("--good", help="Folder of defect-free images (as given to fit-openset).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the metrics to this JSON file.")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads.")] = None,
 ) -> None:
     """Evaluate an open-set bundle on the test part of its stored split: per approach (one stage, cascade
     with the whole image, cascade localized) and method, closed-set accuracy, known-vs-unknown AUROC,
     OSCR, FPR at 95% TPR and macro F1 with "unknown"."""
-    from defectlab.backbones.cache import FeatureCache, default_cache_dir
-    from defectlab.fileio import atomic_write_json as write_json
-    from defectlab.workflows.openset.bundle_jobs import evaluate_openset_bundle
-    from defectlab.workflows.openset.config import DataConfig
+    from defectlab.fileio import atomic_write_json
+    from defectlab.pipelines.openset_predictor import OpenSetPredictor
+    from defectlab.workflows.evaluation import EvaluationRequest
+    from defectlab.workflows.openset_evaluation import evaluate_openset as evaluate_bundle
 
     use_threads(threads)
-    given = None if data is None and fmt is None else DataConfig(fmt or "folder", data, category, good)
-    summary = evaluate_openset_bundle(bundle_dir, given, FeatureCache(default_cache_dir()))
+    request = EvaluationRequest(data, category, fmt.value if fmt else None, good=good)
+    evaluation = evaluate_bundle(OpenSetPredictor.load(bundle_dir), request)
     if json_out:
-        write_json(json_out, summary)
-    typer.echo(json.dumps(summary, indent=2))
+        atomic_write_json(json_out, evaluation.summary)
+    typer.echo(evaluation.text)

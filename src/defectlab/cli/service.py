@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -19,24 +20,29 @@ def _service_settings(max_upload_mb: float, max_pixels: int, workers: int, threa
     return ServiceSettings.from_env(max_upload_bytes=int(max_upload_mb * MB), max_pixels=max_pixels, workers=workers)
 
 
-_HOST = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for every interface).")
-_MAX_MB = typer.Option(20.0, "--max-upload-mb", help="Largest request body in MB; bigger uploads get 413.")
-_MAX_PIXELS = typer.Option(40_000_000, "--max-pixels", help="Largest decoded image (width x height); bigger get 413.")
-_WORKERS = typer.Option(2, "--workers", help="Threads that run the model; further requests wait (503 past 64 waiting).")
-_THREADS = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice).")
-_EXAMPLES = typer.Option(None, "--examples", help="Folder of example images for the UI (ELPV bundles bring their own).")
+Host = Annotated[str, typer.Option("--host", help="Interface to listen on (0.0.0.0 for every interface).")]
+MaxUploadMb = Annotated[float, typer.Option("--max-upload-mb", help="Largest request body in MB; bigger uploads get 413.")]
+MaxPixels = Annotated[int, typer.Option("--max-pixels", help="Largest decoded image (width x height); bigger get 413.")]
+Workers = Annotated[
+    int, typer.Option("--workers", help="Threads that run the model; further requests wait (503 past 64 waiting).")
+]
+Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads for torch (default: torch's choice).")]
+Examples = Annotated[
+    Path | None, typer.Option("--examples", help="Folder of example images for the UI (ELPV bundles bring their own).")
+]
+Bundle = Annotated[Path, typer.Argument(metavar="BUNDLE", help="Bundle to serve (detector, routed, classifier or open-set).")]
 
 
 def serve(
-    bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Detector or classifier bundle to serve."),
-    host: str = _HOST,
-    port: int = typer.Option(8000, "--port", help="TCP port."),
-    no_ui: bool = typer.Option(False, "--no-ui", help="Serve the API only, without the browser UI at /ui."),
-    max_upload_mb: float = _MAX_MB,
-    max_pixels: int = _MAX_PIXELS,
-    workers: int = _WORKERS,
-    threads: int | None = _THREADS,
-    examples: Path | None = _EXAMPLES,
+    bundle_dir: Bundle,
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    no_ui: Annotated[bool, typer.Option("--no-ui", help="Serve the API only, without the browser UI at /ui.")] = False,
+    max_upload_mb: MaxUploadMb = 20.0,
+    max_pixels: MaxPixels = 40_000_000,
+    workers: Workers = 2,
+    threads: Threads = None,
+    examples: Examples = None,
 ) -> None:
     """Serve a bundle over HTTP: GET /health, GET /v1/model, POST /v1/predict (multipart field `file`),
     POST /v1/predict/batch (fields `files`), OpenAPI docs at /docs, the browser UI at /ui.
@@ -51,14 +57,14 @@ def serve(
 
 
 def app_cmd(
-    bundle_dir: Path = typer.Argument(..., metavar="BUNDLE", help="Detector or classifier bundle to inspect with."),
-    host: str = _HOST,
-    port: int = typer.Option(7860, "--port", help="TCP port."),
-    max_upload_mb: float = _MAX_MB,
-    max_pixels: int = _MAX_PIXELS,
-    workers: int = _WORKERS,
-    threads: int | None = _THREADS,
-    examples: Path | None = _EXAMPLES,
+    bundle_dir: Bundle,
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 7860,
+    max_upload_mb: MaxUploadMb = 20.0,
+    max_pixels: MaxPixels = 40_000_000,
+    workers: Workers = 2,
+    threads: Threads = None,
+    examples: Examples = None,
 ) -> None:
     """The browser UI alone (no REST API): upload an image, see the verdict, heatmap and overlay."""
     from defectlab.serve.server import build_ui_app

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from defectlab.bundle.io import library_versions
+from defectlab.bundle.manifest import library_versions
 from defectlab.fileio import atomic_write_text, jsonable
 from defectlab.report.page import RESULTS
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +21,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from defectlab.bundle.classifier import ClassifierBundle, load_classifier_bundle, save_classifier_bundle
-from defectlab.bundle.io import (
-    FORMAT_VERSION,
-    MANIFEST,
-    OPENSET_KIND,
-    Bundle,
-    library_versions,
-    load_bundle,
-    read_manifest,
-    save_bundle,
-)
+from defectlab.bundle.io import Bundle, load_bundle, save_bundle
+from defectlab.bundle.manifest import MANIFEST, OPENSET_KIND, new_manifest, read_manifest
 from defectlab.errors import ModelError
 from defectlab.fileio import atomic_write_directory, jsonable
 from defectlab.pipelines.cascade import LocalizedStage2
@@ -59,19 +50,17 @@ class OpenSetBundle:
 def save_openset_bundle(path: str | os.PathLike[str], bundle: OpenSetBundle, training: dict[str, Any]) -> Path:
     """Write ``bundle`` to directory ``path`` atomically."""
     whole, localized = bundle.whole, bundle.localized
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "kind": OPENSET_KIND,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "known": list(bundle.known),
-        "accept": whole.accept,
-        "stage1_threshold": bundle.stage1.threshold.value,
-        "whole": {
+    manifest = new_manifest(
+        OPENSET_KIND,
+        known=list(bundle.known),
+        accept=whole.accept,
+        stage1_threshold=bundle.stage1.threshold.value,
+        whole={
             "thresholds": whole.thresholds,
             "kappa": whole.kappa,
             "covariance": whole.scorers["mahalanobis"].covariance_estimator,
         },
-        "localized": {
+        localized={
             "thresholds": localized.head.thresholds,
             "kappa": localized.head.kappa,
             "quantile": localized.quantile,
@@ -79,9 +68,8 @@ def save_openset_bundle(path: str | os.PathLike[str], bundle: OpenSetBundle, tra
             "seed": localized.seed,
             "region_model": localized.region is not None,
         },
-        "training": training,
-        "versions": library_versions(),
-    }
+        training=training,
+    )
     arrays = {
         **whole.state_arrays("whole."),
         **localized.head.state_arrays("localized."),

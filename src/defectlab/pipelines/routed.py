@@ -17,7 +17,6 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +26,8 @@ from safetensors.torch import load_file, save_file
 
 from defectlab.backbones.cache import FeatureCache
 from defectlab.backbones.extractor import FeatureConfig, FeatureExtractor
-from defectlab.bundle.io import (
-    FORMAT_VERSION,
-    MANIFEST,
-    ROUTED_KIND,
-    Bundle,
-    library_versions,
-    load_bundle,
-    read_manifest,
-    save_bundle,
-)
+from defectlab.bundle.io import Bundle, load_bundle, save_bundle
+from defectlab.bundle.manifest import MANIFEST, ROUTED_KIND, new_manifest, read_manifest
 from defectlab.calibration.thresholds_io import write_thresholds_json
 from defectlab.errors import DataError, ModelError
 from defectlab.fileio import atomic_write_directory
@@ -157,20 +148,17 @@ class RoutedModel:
 
 def save_routed_bundle(path: str | os.PathLike[str], model: RoutedModel, training: dict[str, Any] | None = None) -> Path:
     """Write ``model`` to directory ``path`` atomically (replacing an existing bundle)."""
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "kind": ROUTED_KIND,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "backbone": model.features.to_dict(),
-        "image_size": model.features.image_size,
-        "router": {"params": model.router.get_params(), "limits": model.router.limits},
-        "categories": {
+    manifest = new_manifest(
+        ROUTED_KIND,
+        backbone=model.features.to_dict(),
+        image_size=model.features.image_size,
+        router={"params": model.router.get_params(), "limits": model.router.limits},
+        categories={
             name: {"detector": model.bundles[name].model.detector.kind, "threshold": model.bundles[name].threshold.to_dict()}
             for name in model.categories
         },
-        "training": training or {},
-        "versions": library_versions(),
-    }
+        training=training or {},
+    )
 
     def write(folder: Path) -> None:
         save_file(model.router.state_tensors(), str(folder / ROUTER_TENSORS))
@@ -216,16 +204,3 @@ def load_routed_bundle(path: str | os.PathLike[str], cache: FeatureCache | None 
             raise ModelError(f"{path} routes to category '{name}' but has no detector for it at {folder}")
         bundles[name] = load_bundle(folder)
     return RoutedModel(router, bundles, features, cache=cache, manifest=manifest)
-
-
-def routed_summary(manifest: dict[str, Any]) -> dict[str, Any]:
-    """What `defectlab info` shows of a routed bundle: categories, detector kinds, thresholds, limits."""
-    return {
-        "kind": manifest.get("kind"),
-        "created": manifest.get("created"),
-        "backbone": manifest.get("backbone"),
-        "router": manifest.get("router"),
-        "categories": manifest.get("categories"),
-        "training": manifest.get("training"),
-        "versions": manifest.get("versions"),
-    }

@@ -26,11 +26,13 @@ from PIL import Image
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from defectlab import __version__
+from defectlab.bundle.prediction import Prediction, Predictor
 from defectlab.data.imageio import decode_image_bytes
 from defectlab.errors import DataError, ImageTooLargeError
+from defectlab.explain.overlay import heatmap_rgb
+from defectlab.serve import schemas
 from defectlab.serve.limits import BodySizeLimit, ServiceSettings
-from defectlab.serve.predictor import ImageResult, Predictor, heatmap_image
-from defectlab.serve.schemas import ERROR_RESPONSES, BatchPrediction, ErrorBody, Health, ModelCard, Prediction
+from defectlab.serve.schemas import ERROR_RESPONSES, BatchPrediction, ErrorBody, Health, ModelCard
 
 log = logging.getLogger("defectlab.serve")
 T = TypeVar("T")
@@ -45,11 +47,16 @@ def png_base64(image: np.ndarray) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def to_prediction(result: ImageResult, filename: str | None, latency_ms: float) -> Prediction:
-    """The response model of one result; heatmap and overlay become base64 PNGs."""
-    heatmap = None if result.heatmap is None else png_base64(heatmap_image(result.heatmap))
+def model_card(predictor: Predictor) -> dict[str, Any]:
+    """What ``GET /v1/model`` answers: the predictor's id and its description of the manifest."""
+    return {"id": predictor.model_id, **predictor.describe()}
+
+
+def to_response(result: Prediction, filename: str | None, latency_ms: float) -> schemas.Prediction:
+    """The response model of one prediction; heatmap and overlay become base64 PNGs."""
+    heatmap = None if result.heatmap is None else png_base64(heatmap_rgb(result.heatmap, 0.0, 1.0))
     overlay = None if result.overlay is None else png_base64(result.overlay)
-    return Prediction(
+    return schemas.Prediction(
         filename=filename,
         decision=result.decision,
         is_anomalous=result.is_anomalous,
@@ -96,13 +103,13 @@ class Inspector:
         """Decode one upload (DataError / ImageTooLargeError name the file and the problem)."""
         return decode_image_bytes(data, max_pixels=self.settings.max_pixels, name=name)
 
-    def predict(self, uploads: Sequence[tuple[str, bytes]], explain: bool) -> tuple[list[Prediction], float]:
+    def predict(self, uploads: Sequence[tuple[str, bytes]], explain: bool) -> tuple[list[schemas.Prediction], float]:
         """Decode and predict; returns the responses and the total server milliseconds."""
         start = time.perf_counter()
         images = [self.decode(data, name) for name, data in uploads]
         results = self.predictor.predict(images, explain=explain)
         decoded = time.perf_counter()
-        predictions = [to_prediction(r, name, 0.0) for r, (name, _) in zip(results, uploads, strict=True)]
+        predictions = [to_response(r, name, 0.0) for r, (name, _) in zip(results, uploads, strict=True)]
         total_ms = (time.perf_counter() - start) * 1000.0
         share = total_ms / len(uploads)
         for prediction in predictions:
@@ -214,13 +221,13 @@ def create_app(predictor: Predictor, settings: ServiceSettings | None = None, wa
     @app.get("/v1/model", response_model=ModelCard, tags=["model"], dependencies=guard, responses={401: ERROR_RESPONSES[401]})
     async def model() -> ModelCard:
         """The loaded bundle's manifest: backbone, model, image size, thresholds, training fingerprint."""
-        return ModelCard(**predictor.model_card())
+        return ModelCard(**model_card(predictor))
 
-    @app.post("/v1/predict", response_model=Prediction, tags=["predict"], dependencies=guard, responses=ERROR_RESPONSES)
+    @app.post("/v1/predict", response_model=schemas.Prediction, tags=["predict"], dependencies=guard, responses=ERROR_RESPONSES)
     async def predict(
         file: Annotated[UploadFile, File(description="One image: PNG, JPEG, TIFF, BMP ... (8/16-bit, gray, RGB(A), palette).")],
         heatmap: Annotated[bool, Query(description="Also return the heatmap and overlay as base64 PNG.")] = False,
-    ) -> Prediction:
+    ) -> schemas.Prediction:
         """The verdict for one image."""
         upload = await read_upload(file, 0)
         predictions, _ = await inspector.run(lambda: inspector.predict([upload], heatmap))

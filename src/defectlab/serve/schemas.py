@@ -12,7 +12,7 @@ class Health(BaseModel):
 
     status: str = Field(examples=["ok"])
     model_id: str = Field(description="Bundle folder name, model kind and creation time.")
-    kind: str = Field(description="anomaly_detector or classifier.")
+    kind: str = Field(description="The bundle kind: anomaly_detector, classifier, routed or openset.")
 
 
 class ModelCard(BaseModel):

@@ -10,10 +10,10 @@ from defectlab.serve.limits import ServiceSettings
 
 def build_service(bundle: str | os.PathLike[str], settings: ServiceSettings, ui: bool = True, examples: Path | None = None):
     """The FastAPI application over the bundle at ``bundle``, with the UI at ``/ui`` when ``ui``."""
+    from defectlab.bundle import load
     from defectlab.serve.app import create_app
-    from defectlab.serve.predictor import load_predictor
 
-    predictor = load_predictor(bundle)
+    predictor = load(bundle)
     app = create_app(predictor, settings)
     if ui:
         from defectlab.serve.ui import mount_ui
@@ -24,10 +24,10 @@ def build_service(bundle: str | os.PathLike[str], settings: ServiceSettings, ui:
 
 def build_ui_app(bundle: str | os.PathLike[str], settings: ServiceSettings, examples: Path | None = None):
     """A FastAPI application serving only the UI (at ``/``) over the bundle at ``bundle``."""
-    from defectlab.serve.predictor import load_predictor
+    from defectlab.bundle import load
     from defectlab.serve.ui import standalone_app
 
-    predictor = load_predictor(bundle)
+    predictor = load(bundle)
     predictor.warm_up()
     return standalone_app(predictor, settings, examples)
 

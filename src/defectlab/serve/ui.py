@@ -13,17 +13,19 @@ from typing import Any
 
 import numpy as np
 
+from defectlab.bundle.prediction import Prediction, Predictor
 from defectlab.data.files import IMAGE_SUFFIXES
 from defectlab.data.imageio import decode_image_bytes, save_image
 from defectlab.errors import DataError
+from defectlab.explain.overlay import heatmap_rgb
+from defectlab.serve.app import model_card
 from defectlab.serve.limits import ServiceSettings
-from defectlab.serve.predictor import ImageResult, Predictor, heatmap_image
 
 TITLE = "defectlab inspection"
 EXAMPLES_PER_CLASS = 2
 
 
-def verdict_markdown(result: ImageResult) -> str:
+def verdict_markdown(result: Prediction) -> str:
     """The decision line, then the score against the threshold (or the class and confidence)."""
     lines = [f"## {result.decision}"]
     if result.category:
@@ -67,7 +69,7 @@ def example_images(predictor: Predictor, folder: Path, examples: Path | None = N
         if not examples.is_dir():
             raise DataError(f"examples folder {examples} does not exist")
         return sorted(str(p) for p in examples.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:8]
-    training = predictor.model_card().get("training") or {}
+    training = predictor.describe().get("training") or {}
     if training.get("dataset") != "elpv":
         return []
     from defectlab.data.elpv import read_elpv
@@ -89,7 +91,7 @@ def build_ui(predictor: Predictor, settings: ServiceSettings | None = None, exam
     import gradio as gr  # a heavy import: only when the UI is built
 
     settings = settings or ServiceSettings()
-    card = predictor.model_card()
+    card = model_card(predictor)
     example_folder = Path(tempfile.mkdtemp(prefix="defectlab-examples-"))
     example_paths = example_images(predictor, example_folder, examples)
 
@@ -101,7 +103,7 @@ def build_ui(predictor: Predictor, settings: ServiceSettings | None = None, exam
         except DataError as exc:
             raise gr.Error(str(exc)) from exc
         result = predictor.predict([image], explain=True)[0]
-        heat = None if result.heatmap is None else heatmap_image(result.heatmap)
+        heat = None if result.heatmap is None else heatmap_rgb(result.heatmap, 0.0, 1.0)
         return verdict_markdown(result), heat, result.overlay
 
     with gr.Blocks(title=TITLE) as blocks:
@@ -114,9 +116,8 @@ def build_ui(predictor: Predictor, settings: ServiceSettings | None = None, exam
                     gr.Examples(examples=[[p] for p in example_paths], inputs=[upload], label="Examples")
             with gr.Column(scale=1):
                 verdict = gr.Markdown("Waiting for an image.", elem_id="verdict")
-        heat_label = "Grad-CAM" if predictor.kind == "classifier" else "Anomaly heatmap"
         with gr.Row():
-            heatmap = gr.Image(label=heat_label, interactive=False, elem_id="heatmap", format="png")
+            heatmap = gr.Image(label=predictor.heatmap_name, interactive=False, elem_id="heatmap", format="png")
             overlaid = gr.Image(label="Overlay", interactive=False, elem_id="overlay", format="png")
         with gr.Accordion("Model card", open=False):
             gr.Markdown(model_card_markdown(card))

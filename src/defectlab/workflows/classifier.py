@@ -1,4 +1,4 @@
-"""Classifier jobs behind the command line: label, split, train, evaluate and save; classify files;
+"""Classifier jobs behind the command line: label, split, train, evaluate and save;
 evaluate a saved bundle on the test part of its stored split."""
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from defectlab.classifiers.train import (
     predict,
     train_classifier,
 )
-from defectlab.data.imageio import load_image
 from defectlab.data.sample import Sample
 from defectlab.data.splits import Split, category_name
 from defectlab.errors import ConfigError, DataError, ModelError
@@ -126,25 +125,6 @@ def _train_causal(
     result = fit_causal_model(model, train, val, train_maps, val_maps, strata, job.train, job.causal, maps_of, progress)
     extra = {"strata": {"source": strata.source, "names": list(strata.names)}, "causal": job.causal.to_dict()}
     return model, result, extra
-
-
-def classify_files(bundle: ClassifierBundle, paths: Sequence[Path], batch_size: int = 32) -> list[dict[str, Any]]:
-    """Class, confidence and per-class probabilities of each image file, read batch by batch."""
-    rows: list[dict[str, Any]] = []
-    for start in range(0, len(paths), batch_size):
-        chunk = paths[start : start + batch_size]
-        probabilities, _ = predict(bundle.model, [load_image(path) for path in chunk], batch_size)
-        for path, probs in zip(chunk, probabilities, strict=True):
-            best = int(np.argmax(probs))
-            rows.append(
-                {
-                    "path": str(path),
-                    "class": bundle.class_names[best],
-                    "confidence": float(probs[best]),
-                    "probabilities": dict(zip(bundle.class_names, map(float, probs), strict=True)),
-                }
-            )
-    return rows
 
 
 def stored_split_path(bundle: ClassifierBundle, bundle_dir: str | os.PathLike[str]) -> Path:

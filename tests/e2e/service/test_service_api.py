@@ -13,16 +13,16 @@ from _service_data import SIZE, png_bytes, striped, textured
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from defectlab.bundle import load
 from defectlab.bundle.io import load_bundle
 from defectlab.explain.overlay import heatmap_rgb, resize_map
 from defectlab.explain.overlay import overlay as blend
 from defectlab.serve.app import create_app
 from defectlab.serve.limits import ServiceSettings
-from defectlab.serve.predictor import load_predictor
 
 
 def client_for(bundle: Path, **settings: object) -> TestClient:
-    return TestClient(create_app(load_predictor(bundle), ServiceSettings(**settings), warm=False))
+    return TestClient(create_app(load(bundle), ServiceSettings(**settings), warm=False))
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +233,7 @@ def test_classifier_bundle_answers_with_class_and_gradcam(classifier_bundle: Pat
 def test_ui_asks_for_the_api_key_as_password(detector_bundle: Path) -> None:
     from defectlab.serve.ui import mount_ui
 
-    predictor, settings = load_predictor(detector_bundle), ServiceSettings(api_key="k1")
+    predictor, settings = load(detector_bundle), ServiceSettings(api_key="k1")
     client = TestClient(mount_ui(create_app(predictor, settings, warm=False), predictor, settings))
     assert client.get("/ui/config").status_code == 401
     assert client.post("/ui/login", data={"username": "op", "password": "wrong"}).status_code == 400

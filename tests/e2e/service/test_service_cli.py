@@ -8,7 +8,9 @@ from pathlib import Path
 
 import httpx
 
-from defectlab.serve.predictor import ImageResult, load_predictor
+from defectlab.bundle import load
+from defectlab.bundle.prediction import Prediction
+from defectlab.serve.app import model_card
 from defectlab.serve.process import running_server
 from defectlab.serve.ui import example_images, model_card_markdown, verdict_markdown
 
@@ -41,13 +43,13 @@ def test_app_serves_the_ui_alone(detector_bundle: Path) -> None:
 
 
 def test_verdict_and_model_card_text(detector_bundle: Path, tmp_path: Path) -> None:
-    result = ImageResult(decision="Defective", is_anomalous=True, score=3.5, threshold=2.0, normalized_score=0.8)
+    result = Prediction(decision="Defective", is_anomalous=True, score=3.5, threshold=2.0, normalized_score=0.8)
     text = verdict_markdown(result)
     assert text.startswith("## Defective") and "**3.5** >= threshold 2" in text and "0.800" in text
-    classified = verdict_markdown(ImageResult(decision="Normal", is_anomalous=False, label="good", confidence=0.9))
+    classified = verdict_markdown(Prediction(decision="Normal", is_anomalous=False, label="good", confidence=0.9))
     assert "Class: **good** (confidence 90.0%)" in classified
-    predictor = load_predictor(detector_bundle)
-    card = model_card_markdown(predictor.model_card())
+    predictor = load(detector_bundle)
+    card = model_card_markdown(model_card(predictor))
     assert "| Detector / classifier | patchcore |" in card and "| Training fingerprint | test |" in card
     assert example_images(predictor, tmp_path) == []  # not an ELPV bundle, no folder given
     (tmp_path / "ex").mkdir()

@@ -11,9 +11,9 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from defectlab.backbones.extractor import FeatureConfig
+from defectlab.bundle import load
 from defectlab.serve.app import create_app
 from defectlab.serve.limits import ServiceSettings
-from defectlab.serve.predictor import load_predictor
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory):
     config = FeatureConfig(weights="random", image_size=SIZE)
     folder = tmp_path_factory.mktemp("fuzz") / "detector"
     bundle = fit_detector_bundle(folder, config, [textured(s) for s in range(4)], [textured(s) for s in range(4, 8)], {})
-    return create_app(load_predictor(bundle), ServiceSettings(api_key="fuzz-key"), warm=False)
+    return create_app(load(bundle), ServiceSettings(api_key="fuzz-key"), warm=False)
 
 
 def fuzz(app, **call_kwargs) -> list[str]:

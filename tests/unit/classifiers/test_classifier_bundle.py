@@ -11,7 +11,7 @@ from _classifier_data import IMAGE_SIZE
 from safetensors.torch import save_file
 
 from defectlab.bundle.classifier import TENSORS, load_classifier_bundle, save_classifier_bundle
-from defectlab.bundle.io import FORMAT_VERSION
+from defectlab.bundle.manifest import FORMAT_VERSION
 from defectlab.classifiers.registry import build_classifier
 from defectlab.classifiers.train import predict
 from defectlab.errors import ConfigError, ModelError

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import defectlab.bundle.io as bundle_io
-from defectlab.bundle.io import FORMAT_VERSION, Bundle, load_bundle, read_manifest, save_bundle, training_fingerprint
+from defectlab.bundle.io import Bundle, load_bundle, save_bundle, training_fingerprint
+from defectlab.bundle.manifest import FORMAT_VERSION, read_manifest
 from defectlab.calibration.thresholds import Threshold
 from defectlab.calibration.thresholds_io import read_thresholds_json
 from defectlab.detectors.model import AnomalyModel

@@ -31,7 +31,9 @@ def test_the_registry_lists_every_job() -> None:
 def test_an_unknown_job_lists_every_registered_one() -> None:
     with pytest.raises(ConfigError) as info:
         job_named("benchmark", "x.yaml")
-    assert str(info.value) == "x.yaml: job 'benchmark' unknown; valid: detection, robustness, classification, router, openset, suite"
+    assert (
+        str(info.value) == "x.yaml: job 'benchmark' unknown; valid: detection, robustness, classification, router, openset, suite"
+    )
 
 
 @config_model

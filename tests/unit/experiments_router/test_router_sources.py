@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from defectlab.cli.routed import RouterRequest, Source, category_sources
 from defectlab.errors import ConfigError
 from defectlab.workflows.detection import FitOptions
+from defectlab.workflows.routed_fit import RouterRequest, Source, category_sources
 
 
 def _request(**kwargs) -> RouterRequest:

@@ -1,34 +1,27 @@
-"""`defectlab evaluate` on a classifier bundle: metrics on the test part of its stored split, as a table."""
+"""Evaluate a classifier bundle on the test part of its stored split: metrics and a confusion table."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-from defectlab.bundle.classifier import load_classifier_bundle
+from defectlab.bundle.classifier_predictor import ClassifierPredictor
 from defectlab.data.formats import read_dataset
-from defectlab.fileio import atomic_write_text, jsonable
+from defectlab.fileio import jsonable
 from defectlab.workflows.classifier import evaluate_classifier_bundle, stored_split_path
+from defectlab.workflows.evaluation import Evaluation, EvaluationRequest
 
 
-def evaluate_classifier_dir(
-    bundle_dir: Path,
-    data: Path | None,
-    category: str | None,
-    fmt: str | None,
-    split: Path | None,
-    json_out: Path | None,
-) -> dict[str, Any]:
-    """Evaluate the bundle (dataset format and category default to the training ones); write ``json_out``."""
-    bundle = load_classifier_bundle(bundle_dir)
+def evaluate_classifier(predictor: ClassifierPredictor, request: EvaluationRequest) -> Evaluation:
+    """Accuracy, macro-F1, AUROC, balanced accuracy, per-class counts and the confusion matrix
+    (dataset format and category default to the training ones)."""
+    bundle = predictor.bundle
     trained_on = bundle.training.get("dataset") or {}
-    samples = read_dataset(data, fmt or trained_on.get("format", "mvtec"), category or trained_on.get("category"))
-    split_path = split or stored_split_path(bundle, bundle_dir)
+    samples = read_dataset(
+        request.data, request.fmt or trained_on.get("format", "mvtec"), request.category or trained_on.get("category")
+    )
+    split_path = request.split or stored_split_path(bundle, predictor.path)
     summary = {"kind": "classifier", "split": str(split_path), **evaluate_classifier_bundle(bundle, samples, split_path)}
-    if json_out:
-        atomic_write_text(json_out, json.dumps(jsonable(summary), indent=2) + "\n")
-    return summary
+    return Evaluation(jsonable(summary), classifier_table(summary))
 
 
 def classifier_table(summary: dict[str, Any]) -> str:
