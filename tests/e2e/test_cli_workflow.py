@@ -212,3 +212,18 @@ def test_help(command, env, tmp_path):
     for option in HELP[command]:  # arguments without a metavar are shown in lower case
         assert option.lower() in result.stdout.lower(), f"{option} missing from `{' '.join(args)}`"
     assert result.stderr == ""
+
+
+def test_fit_align_stores_the_template_and_scores_through_it(work, env, dataset) -> None:
+    out = work / "aligned.bundle"
+    result = fit(work, env, dataset, "padim", "aligned.bundle", "--align", "--weights", "random", "--image-size", "64")
+    assert result.returncode == 0, str(result)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["alignment"]["motion"] == "euclidean"
+    scored = work / "aligned-scored"
+    result = run_cli(["score", out, dataset / "texture" / "test" / "good", "--out", scored], env, work)
+    assert result.returncode == 0, str(result)
+    with (scored / "scores.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 6
+    result = run_cli(["evaluate", out, "--data", dataset, "--category", "texture"], env, work)
+    assert result.returncode == 0, str(result)

@@ -11,6 +11,8 @@ from defectlab.bundle.io import Bundle, load_bundle
 from defectlab.bundle.manifest import DETECTOR_KIND
 from defectlab.bundle.prediction import DEFECTIVE, NORMAL, Prediction, Predictor
 
+NOT_ALIGNED = "could not be aligned to the training template: scored as it is"
+
 
 class DetectorPredictor(Predictor):
     """Predictions of an anomaly-detector bundle."""
@@ -43,6 +45,8 @@ class DetectorPredictor(Predictor):
                 threshold=threshold,
                 normalized_score=float(normalized[i]),
             )
+            if scored.aligned is not None and not scored.aligned[i]:
+                prediction.warnings.append(NOT_ALIGNED)
             if explain:
                 prediction.add_anomaly_map(image, scored.maps[i], threshold)
             predictions.append(prediction)

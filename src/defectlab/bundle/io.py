@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from safetensors.torch import load_file, save_file
 
 from defectlab.backbones.cache import image_digest
@@ -23,6 +24,7 @@ from defectlab.backbones.registry import get_spec
 from defectlab.bundle.manifest import DETECTOR_KIND, KIND_NAMES, MANIFEST, new_manifest, read_manifest
 from defectlab.calibration.thresholds import Threshold
 from defectlab.calibration.thresholds_io import write_thresholds_json
+from defectlab.components.align import Aligner
 from defectlab.detectors.model import AnomalyModel
 from defectlab.detectors.registry import make_detector
 from defectlab.errors import ModelError
@@ -30,6 +32,7 @@ from defectlab.fileio import atomic_write_directory
 
 TENSORS = "detector.safetensors"
 THRESHOLDS = "thresholds.json"
+ALIGNMENT_TEMPLATE = "alignment.template"  # the aligner's template, beside the detector's tensors
 
 
 @dataclass
@@ -79,10 +82,13 @@ def save_bundle(path: str | Path, bundle: Bundle) -> Path:
         default_threshold=bundle.default_threshold,
         score_stats=bundle.score_stats,
         training=bundle.training,
+        **({"alignment": model.aligner.params()} if model.aligner is not None else {}),
     )
 
     def write(folder: Path) -> None:
         tensors = {k: v.contiguous() for k, v in model.detector.state_tensors().items()}
+        if model.aligner is not None:
+            tensors[ALIGNMENT_TEMPLATE] = torch.from_numpy(np.ascontiguousarray(model.aligner.template_))
         save_file(tensors, str(folder / TENSORS))
         write_thresholds_json(folder / THRESHOLDS, {bundle.training.get("category") or "default": bundle.threshold})
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default))
@@ -90,6 +96,17 @@ def save_bundle(path: str | Path, bundle: Bundle) -> Path:
     atomic_write_directory(path, write)
     bundle.manifest = manifest
     return path
+
+
+def _aligner(params: dict[str, Any] | None, template: torch.Tensor | None) -> Aligner | None:
+    """The stored aligner (None for a bundle fitted without alignment)."""
+    if params is None:
+        return None
+    if template is None:
+        raise KeyError(ALIGNMENT_TEMPLATE)
+    aligner = Aligner(**params)
+    aligner.template_ = template.float().numpy()
+    return aligner
 
 
 def _json_default(value: Any) -> Any:
@@ -130,10 +147,13 @@ def load_bundle(path: str | Path, num_threads: int | None = None) -> Bundle:
     except Exception as exc:  # safetensors raises its own error types for corrupt files
         raise ModelError(f"cannot read {path / TENSORS}: {exc}") from exc
     try:
+        aligner = _aligner(manifest.get("alignment"), tensors.pop(ALIGNMENT_TEMPLATE, None))
         detector.load_state_tensors(tensors)
     except KeyError as exc:
         raise ModelError(f"{path / TENSORS} lacks tensor {exc} needed by a {detector.kind} detector") from exc
-    model = AnomalyModel(detector=detector, features=features, sigma=sigma, num_threads=num_threads)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{path / MANIFEST} has a malformed alignment section: {exc}") from exc
+    model = AnomalyModel(detector=detector, features=features, sigma=sigma, num_threads=num_threads, aligner=aligner)
     return Bundle(
         model=model,
         thresholds=thresholds,

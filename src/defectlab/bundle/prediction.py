@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,7 +30,8 @@ class Prediction:
     ``category``; open-set bundles give the stage-1 score and the known class, ``no_defect`` or
     ``unknown_defect`` as the label. ``heatmap`` is an HxW map in [0, 1] at the image's size (the
     anomaly map scaled so the threshold sits at 0.5, or the Grad-CAM map), ``overlay`` the image
-    blended with it; both only when asked for.
+    blended with it; both only when asked for. ``warnings`` name what made the answer less certain
+    (an image that could not be aligned to the training template was scored as it is).
     """
 
     decision: str
@@ -44,6 +45,7 @@ class Prediction:
     category: str | None = None
     heatmap: np.ndarray | None = None
     overlay: np.ndarray | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def add_anomaly_map(self, image: np.ndarray, anomaly_map: np.ndarray, threshold: float) -> None:
         """Heatmap (0.5 at the threshold, 1 at twice the threshold) and overlay of a detector's map."""

@@ -69,6 +69,14 @@ def fit(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the split, coreset and channel choice.")] = 42,
     threads: Threads = None,
+    align: Annotated[
+        bool,
+        typer.Option(
+            "--align",
+            help="Align every image to a template of the training normals before inspecting it (parts on a "
+            "fixture: cells, machined parts); stored in the bundle, applied by score, evaluate and serve.",
+        ),
+    ] = False,
 ) -> None:
     """Fit a detector on the normal training images and write a model bundle."""
     from defectlab.backbones.extractor import FeatureConfig
@@ -89,6 +97,7 @@ def fit(
             detector_params=params,
             features=FeatureConfig(backbone, split_csv(layers), image_size, weights=weights),
             threshold=threshold.value,
+            align=align,
             seed=seed,
             num_threads=threads,
         )

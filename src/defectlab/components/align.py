@@ -64,6 +64,17 @@ class Aligner:
     refinements: int = 2
     template_: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
 
+    def params(self) -> dict[str, float | int | str]:
+        """Constructor parameters (JSON-serializable), for a bundle's manifest."""
+        return {
+            "motion": self.motion,
+            "working_size": self.working_size,
+            "sigma": self.sigma,
+            "iterations": self.iterations,
+            "min_correlation": self.min_correlation,
+            "refinements": self.refinements,
+        }
+
     def __post_init__(self) -> None:
         if self.motion not in MOTIONS:
             raise ConfigError(f"unknown alignment motion {self.motion!r}; choose one of {', '.join(MOTIONS)}")

@@ -8,6 +8,12 @@ out. The normals, in input order, are permuted with ``rng.permutation``; the fir
 ``int(0.7 * n)`` are train, the remaining normals followed by all anomalous samples are test; val
 is empty.
 
+``"calibrated"`` (the holdout with a labelled calibration share): the same normals and the same
+permutation as ``"elpv"``; the first ``int(0.5 * n)`` are train, the next ``int(0.7 * n)`` up to that
+point are val, the remaining normals are test (the same test normals as ``"elpv"``); the anomalous
+samples are permuted and the first ``int(0.3 * m + 0.5)`` join val, the rest test. Val then holds
+normals and anomalies, so the F1-optimal threshold can be calibrated on images never tested.
+
 ``"mvtec"`` (needs ``metadata["subset"]`` from the MVTec reader): the train/good images are
 permuted, the first ``int(0.8 * n)`` are train and the rest go to val; then, for each defect type
 in name order, ``int(0.3 * n + 0.5)`` of its test images (seeded permutation) go to val and the rest
@@ -31,9 +37,11 @@ from defectlab.data.sample import GOOD, Sample
 from defectlab.errors import ConfigError, DataError
 from defectlab.fileio import atomic_write_text
 
-RULES = ("elpv", "mvtec")
+RULES = ("elpv", "calibrated", "mvtec")
 DEFAULT_SEED = 42
 ELPV_TRAIN_FRACTION = 0.7
+CALIBRATED_TRAIN_FRACTION = 0.5
+CALIBRATION_ANOMALOUS_FRACTION = 0.3
 MVTEC_TRAIN_FRACTION = 0.8
 MVTEC_VAL_ANOMALOUS_FRACTION = 0.3
 
@@ -89,7 +97,7 @@ def make_split(samples: Sequence[Sample], rule: str = "elpv", seed: int = DEFAUL
     train: list[str] = []
     val: list[str] = []
     test: list[str] = []
-    draw = _elpv_rule if rule == "elpv" else _mvtec_rule
+    draw = {"elpv": _elpv_rule, "calibrated": _calibrated_rule, "mvtec": _mvtec_rule}[rule]
     for category in sorted(by_category):
         parts = draw(by_category[category], np.random.default_rng(seed))
         if not parts[0]:
@@ -137,6 +145,18 @@ def _elpv_rule(samples: list[Sample], rng: np.random.Generator) -> tuple[list[Sa
     anomalous = [s for s in samples if s.label == 1]
     train, rest = _permute_and_cut(normal, int(ELPV_TRAIN_FRACTION * len(normal)), rng)
     return train, [], rest + anomalous
+
+
+def _calibrated_rule(samples: list[Sample], rng: np.random.Generator) -> tuple[list[Sample], ...]:
+    normal = [s for s in samples if s.label == 0 and s.metadata.get("proba", 0.0) == 0.0]
+    anomalous = [s for s in samples if s.label == 1]
+    not_test, test = _permute_and_cut(normal, int(ELPV_TRAIN_FRACTION * len(normal)), rng)
+    train, val = (
+        not_test[: int(CALIBRATED_TRAIN_FRACTION * len(normal))],
+        not_test[int(CALIBRATED_TRAIN_FRACTION * len(normal)) :],
+    )
+    to_val, to_test = _permute_and_cut(anomalous, int(CALIBRATION_ANOMALOUS_FRACTION * len(anomalous) + 0.5), rng)
+    return train, val + to_val, test + to_test
 
 
 def _mvtec_rule(samples: list[Sample], rng: np.random.Generator) -> tuple[list[Sample], ...]:

@@ -10,15 +10,13 @@ from defectlab.backbones.cache import FeatureCache
 from defectlab.bundle.io import save_bundle
 from defectlab.data.formats import read_dataset
 from defectlab.data.splits import apply, load_or_create_split
-from defectlab.detectors.model import AnomalyModel
-from defectlab.detectors.registry import make_detector
 from defectlab.experiments.configs.detection import DetectionJobConfig
 from defectlab.experiments.envelope import write_results
 from defectlab.experiments.jobs import Job
 from defectlab.experiments.steps import StepTimer
 from defectlab.report.tables import text_table
 from defectlab.report.writer import write_report
-from defectlab.workflows.detection import FitOptions, evaluate_bundle, fit_bundle
+from defectlab.workflows.detection import FitOptions, evaluate_bundle, fit_bundle, make_model
 from defectlab.workflows.results import EvaluationResult
 
 
@@ -46,9 +44,10 @@ def run_detection_job(
                 features=config.features,
                 threshold=config.threshold,
                 holdout=config.holdout,
+                align=config.align,
                 seed=config.seed,
             )
-            model = AnomalyModel(make_detector(entry.kind, entry.params), config.features, cache=cache)
+            model = make_model(options, cache)
             with timer.step(f"[{label}] fitting {entry.kind}"):
                 bundle, seconds = fit_bundle(
                     train, val, options, model=model, category=label, dataset=dataset.format, progress=progress

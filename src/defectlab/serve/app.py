@@ -67,6 +67,7 @@ def to_response(result: Prediction, filename: str | None, latency_ms: float) -> 
         confidence=result.confidence,
         probabilities=result.probabilities,
         category=result.category,
+        warnings=result.warnings,
         latency_ms=round(latency_ms, 3),
         heatmap_png=heatmap,
         overlay_png=overlay,

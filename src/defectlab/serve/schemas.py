@@ -51,6 +51,7 @@ class Prediction(BaseModel):
     confidence: float | None = Field(None, description="Probability of the predicted class (classifier bundles).")
     probabilities: dict[str, float] | None = Field(None, description="Probability of every class (classifier bundles).")
     category: str | None = Field(None, description="Product category, when the bundle routes by category.")
+    warnings: list[str] = Field(default_factory=list, description="What made this answer less certain, if anything.")
     latency_ms: float = Field(description="Server time spent on this image: decoding, model and encoding.")
     heatmap_png: str | None = Field(None, description="Base64 PNG of the heatmap (asked with heatmap=true).")
     overlay_png: str | None = Field(None, description="Base64 PNG of the image blended with the heatmap.")

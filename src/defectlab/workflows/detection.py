@@ -11,9 +11,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from defectlab.backbones.cache import FeatureCache
 from defectlab.backbones.extractor import FeatureConfig
 from defectlab.bundle.io import Bundle, training_fingerprint
 from defectlab.calibration.thresholds import Threshold, calibrate
+from defectlab.components.align import Aligner
 from defectlab.data.sample import Sample
 from defectlab.detectors.model import AnomalyModel, Prediction
 from defectlab.detectors.registry import make_detector
@@ -37,10 +39,22 @@ class FitOptions:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     threshold: str = "auto"  # AUTO_THRESHOLDS for the detector, else f1 when validation anomalies exist, else mean_std
     holdout: float = 0.1  # share of training normals kept for calibration when there is no validation set
+    align: bool = False  # align every image to a template of the training normals before inspecting it
     augment: str | None = None  # a corruption family (shift.family.FAMILIES): corrupted copies join the fit
     augment_copies: int = 1
     seed: int = 42
     num_threads: int | None = None
+
+
+def make_model(options: FitOptions, cache: FeatureCache | None = None) -> AnomalyModel:
+    """The unfitted model `options` describe: detector, features, threads, aligner, and an optional feature cache."""
+    return AnomalyModel(
+        detector=make_detector(options.detector, options.detector_params),
+        features=options.features,
+        num_threads=options.num_threads,
+        cache=cache,
+        aligner=Aligner() if options.align else None,
+    )
 
 
 def split_holdout(samples: Sequence[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
@@ -87,11 +101,7 @@ def fit_bundle(
         raise ConfigError(f"unknown threshold method {options.threshold!r}; choose one of {', '.join(THRESHOLD_METHODS)}")
     normals, calibration = calibration_split(train, val, options, category)
     if model is None:
-        model = AnomalyModel(
-            detector=make_detector(options.detector, options.detector_params),
-            features=options.features,
-            num_threads=options.num_threads,
-        )
+        model = make_model(options)
     if options.augment:
         extra = [*extra, *corrupted_copies(normals, options.augment, options.augment_copies, options.seed)]
     images = [s.image for s in normals] + [s.image for s in extra if s.label == 0]

@@ -112,3 +112,22 @@ def test_an_aligned_model_scores_in_the_template_frame_and_maps_in_the_images(ra
     expected = aligned.aligner.to_image_frame(inner.predict([warped_in]).maps[0], alignment)
     np.testing.assert_allclose(with_alignment.maps[1], expected, rtol=1e-5, atol=1e-6)
     assert plain.predict([good]).aligned is None
+
+
+def test_the_loaded_predictor_warns_about_an_image_it_could_not_align(random_config, tmp_path) -> None:
+    from dataclasses import replace
+
+    from defectlab.bundle import load
+    from defectlab.bundle.detector_predictor import NOT_ALIGNED
+    from defectlab.bundle.io import save_bundle
+    from defectlab.data.sample import Sample
+    from defectlab.workflows.detection import FitOptions, fit_bundle
+
+    rng = np.random.default_rng(8)
+    train = [Sample(image=_part(rng), label=0, id=f"good/{i}.png") for i in range(8)]
+    options = FitOptions("padim", {"n_features": 8}, replace(random_config, image_size=64), align=True, holdout=0.25)
+    bundle, _ = fit_bundle(train, [], options)
+    predictor = load(save_bundle(tmp_path / "aligned", bundle))
+    noise = np.random.default_rng(3).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
+    part, unalignable = predictor.predict([_moved(_part(rng), 5.0, 3.0, 2.0)[0], noise])
+    assert part.warnings == [] and unalignable.warnings == [NOT_ALIGNED]

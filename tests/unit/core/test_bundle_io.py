@@ -179,3 +179,25 @@ def test_tensors_of_another_detector_are_model_error(bundles, tmp_path: Path) ->
     (patchcore / "detector.safetensors").write_bytes((padim / "detector.safetensors").read_bytes())
     with pytest.raises(ModelError, match="memory_bank"):
         load_bundle(patchcore)
+
+
+def test_an_aligned_model_round_trips_with_its_template(random_config, image_factory, tmp_path: Path) -> None:
+    from defectlab.components.align import Aligner
+
+    train = image_factory(5, seed=30)
+    model = AnomalyModel(PatchCore(coreset_ratio=0.2), random_config, sigma=2.0, aligner=Aligner(working_size=32, sigma=1.0))
+    bundle = make_bundle(model.detector, random_config, train)
+    bundle.model = model.fit(train)
+    loaded = load_bundle(save_bundle(tmp_path / "aligned", bundle))
+    assert loaded.manifest["alignment"] == bundle.model.aligner.params()
+    np.testing.assert_array_equal(loaded.model.aligner.template_, bundle.model.aligner.template_)
+    images = image_factory(3, seed=31)
+    before, after = bundle.model.predict(images), loaded.model.predict(images)
+    np.testing.assert_array_equal(after.scores, before.scores)
+    np.testing.assert_array_equal(after.aligned, before.aligned)
+    assert (
+        load_bundle(
+            save_bundle(tmp_path / "plain", make_bundle(PatchCore(coreset_ratio=0.2), random_config, train))
+        ).model.aligner
+        is None
+    )

@@ -70,6 +70,22 @@ def test_holdout_rule_matches_the_published_protocol() -> None:
     assert make_split(samples, "elpv", seed=7).train == expected_train
 
 
+def test_calibrated_rule_keeps_the_protocols_test_normals_and_calibrates_on_labelled_anomalies() -> None:
+    samples = _holdout_data()
+    by_id = {s.id: s for s in samples}
+    plain, calibrated = make_split(samples, "elpv", seed=5), make_split(samples, "calibrated", seed=5)
+    normal_test = [i for i in calibrated.test if by_id[i].label == 0]
+    assert normal_test == [i for i in plain.test if by_id[i].label == 0]  # the same test normals
+    assert set(calibrated.train) | {i for i in calibrated.val if by_id[i].label == 0} == set(plain.train)
+    assert Counter(by_id[i].category for i in calibrated.train) == {"mono": 10, "poly": 6}  # int(0.5 * n)
+    val_anomalous = Counter(by_id[i].category for i in calibrated.val if by_id[i].label == 1)
+    assert val_anomalous == {"mono": int(0.3 * 7 + 0.5), "poly": int(0.3 * 4 + 0.5)}
+    parts = [set(calibrated.train), set(calibrated.val), set(calibrated.test)]
+    assert all(not (a & b) for i, a in enumerate(parts) for b in parts[i + 1 :])
+    assert sum(map(len, parts)) == sum(s.metadata["proba"] != pytest.approx(1 / 3) for s in samples)
+    assert calibrated.rule == "calibrated"
+
+
 def test_holdout_rule_on_plain_labels() -> None:
     samples = [_sample(f"good/{i}.png", 0) for i in range(10)] + [_sample(f"bad/{i}.png", 1, defect_type="bad") for i in range(3)]
     split = make_split(samples, "elpv")
@@ -108,7 +124,7 @@ def test_categories_are_split_independently() -> None:
 
 
 def test_unknown_rule_and_empty_training_set() -> None:
-    with pytest.raises(ConfigError, match="'random'.*elpv, mvtec"):
+    with pytest.raises(ConfigError, match="'random'.*elpv, calibrated, mvtec"):
         make_split(_mvtec_data(), "random")
     with pytest.raises(DataError, match="no training images for category 'c'"):
         make_split([_sample("a", 1, defect_type="bad")], "elpv")

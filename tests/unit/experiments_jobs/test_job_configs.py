@@ -78,7 +78,7 @@ def test_one_default_split_rule_per_format(fmt: str) -> None:
 def test_dataset_categories_and_an_explicit_rule() -> None:
     _, config = job_config({**DETECTION, "dataset": {"format": "elpv", "categories": "mono", "split_rule": "mvtec"}}, "d.yaml")
     assert config.dataset.categories == ("mono",) and config.dataset.split_rule == "mvtec"
-    with pytest.raises(ConfigError, match=r"d\.yaml: dataset\.split_rule: 'random' unknown; valid: elpv, mvtec"):
+    with pytest.raises(ConfigError, match=r"d\.yaml: dataset\.split_rule: 'random' unknown; valid: elpv, calibrated, mvtec"):
         job_config({**DETECTION, "dataset": {"format": "elpv", "split_rule": "random"}}, "d.yaml")
 
 

@@ -47,6 +47,7 @@ class DetectionJobConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     threshold: str = "auto"
     holdout: float = 0.1
+    align: bool = False  # align every image to a template of the training normals first
     seed: int = 42
     cache: bool = True
     bootstrap: int = 1000

@@ -11,10 +11,7 @@ from typing import Any
 
 from defectlab.backbones.cache import FeatureCache
 from defectlab.bundle.io import Bundle
-from defectlab.components.align import Aligner
 from defectlab.data.sample import Sample
-from defectlab.detectors.model import AnomalyModel
-from defectlab.detectors.registry import make_detector
 from defectlab.experiments.envelope import write_results
 from defectlab.experiments.jobs import Job
 from defectlab.experiments.steps import StepTimer
@@ -23,7 +20,7 @@ from defectlab.experiments.suite.data import SuiteData, load_suite_data
 from defectlab.metrics.image import threshold_metrics
 from defectlab.report.suite_report import suite_markdown, write_suite_report
 from defectlab.shift.materialize import shift_sample
-from defectlab.workflows.detection import FitOptions, evaluate_bundle, fit_bundle
+from defectlab.workflows.detection import FitOptions, evaluate_bundle, fit_bundle, make_model
 from defectlab.workflows.results import EvaluationResult
 
 
@@ -79,13 +76,12 @@ class _Fitter:
             self.entry.detector,
             params,
             self.features,
+            align=self.entry.align,
             augment=self.entry.augment,
             augment_copies=self.entry.augment_copies,
             seed=self.config.seed,
         )
-        aligner = Aligner() if self.entry.align else None
-        model = AnomalyModel(make_detector(self.entry.detector, params), self.features, cache=self.cache, aligner=aligner)
-        bundle, _ = fit_bundle(train, val, options, model=model, category=self.data.name)
+        bundle, _ = fit_bundle(train, val, options, model=make_model(options, self.cache), category=self.data.name)
         return bundle
 
     def evaluate(self, bundle: Bundle, test: Sequence[Sample], **keys: Any) -> dict[str, Any]:
