@@ -10,7 +10,21 @@ from collections.abc import Sequence
 from defectlab.workflows.results import EvaluationResult
 
 MISSING = "—"
-HEADER = ("detector", "category", "image AUROC [95% CI]", "AUPRC", "F1 @ thr", "pixel AUROC", "AUPRO", "fit s", "ms/img")
+HEADER = (
+    "detector",
+    "category",
+    "image AUROC [95% CI]",
+    "AUPRC",
+    "threshold",
+    "precision",
+    "recall",
+    "F1",
+    "false alarms",
+    "pixel AUROC",
+    "AUPRO",
+    "fit s",
+    "ms/img",
+)
 _TEXT_COLUMNS = 2
 """The first columns hold names (left-aligned); the rest hold numbers (right-aligned)."""
 
@@ -46,7 +60,11 @@ def table_rows(results: Sequence[EvaluationResult]) -> list[list[str]]:
                 r.category,
                 _auroc_cell(r),
                 fmt(m.get("image_auprc")),
+                r.threshold_method,
+                fmt(m.get("image_precision")),
+                fmt(m.get("image_recall")),
                 fmt(m.get("image_f1")),
+                fmt(m.get("image_false_alarm_rate")),
                 fmt(m.get("pixel_auroc")),
                 fmt(m.get("aupro")),
                 fmt(r.timings.get("fit_seconds"), 1),

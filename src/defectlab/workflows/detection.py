@@ -195,6 +195,7 @@ def evaluate_bundle(
         "image_f1": at.f1,
         "image_precision": at.precision,
         "image_recall": at.recall,
+        "image_false_alarm_rate": at.fp / (at.fp + at.tn) if at.fp + at.tn else float("nan"),
         "image_accuracy": at.accuracy,
         "pixel_auroc": None,
         "aupro": None,

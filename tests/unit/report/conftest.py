@@ -38,6 +38,7 @@ def fake_result(
             "image_f1": 0.75 if n_anomalous else float("nan"),
             "image_precision": 0.7,
             "image_recall": 0.8 if n_anomalous else float("nan"),
+            "image_false_alarm_rate": 0.1,
             "image_accuracy": 0.85,
             "pixel_auroc": 0.95 if pixel else None,
             "aupro": 0.81 if pixel else None,

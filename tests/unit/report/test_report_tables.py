@@ -14,7 +14,8 @@ def test_markdown_table(two_results):
     assert len(lines) == 4
     assert lines[0].startswith("| detector | category | image AUROC")
     assert lines[1] == "|---|---|" + "|".join(["---:"] * (len(HEADER) - 2)) + "|"
-    assert "| patchcore | mono | 0.912 [0.850, 0.970] | 0.800 | 0.750 | 0.950 | 0.810 | 12.3 | 41.5 |" == lines[2]
+    row = "| patchcore | mono | 0.912 [0.850, 0.970] | 0.800 | f1_optimal | 0.700 | 0.800 | 0.750 | 0.100 | 0.950 | 0.810 | 12.3 | 41.5 |"
+    assert row == lines[2]
     # padim has no masks: pixel AUROC and AUPRO are None
     assert lines[3].endswith("| — | — | 12.3 | 41.5 |")
 
@@ -22,7 +23,7 @@ def test_markdown_table(two_results):
 def test_markdown_escapes_pipes_and_handles_one_class(make_result):
     table = markdown_table([make_result("a|b", "c", n_anomalous=0)])
     assert "a\\|b" in table
-    assert "| a\\|b | c | — | — | — |" in table
+    assert "| a\\|b | c | — | — | f1_optimal | 0.700 | — | — |" in table
 
 
 def test_text_table_columns_line_up(two_results):
