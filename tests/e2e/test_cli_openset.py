@@ -121,4 +121,5 @@ def test_synth_steel_folder_layout_feeds_the_folder_reader(env, tmp_path: Path) 
         ["good", "crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale", "scratches"]
     )
     assert all(s.mask is not None and s.mask.any() for s in samples if s.label == 1)
-    assert_one_line_error(run_cli(["synth", tmp_path / "x", "--kind", "wood"], env, tmp_path), "unknown synth kind 'wood'")
+    wood = run_cli(["synth", tmp_path / "x", "--kind", "wood"], env, tmp_path)
+    assert_one_line_error(wood, "Invalid value for '--kind'", "'wood'", "'mvtec'", "'steel'")

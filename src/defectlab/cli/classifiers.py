@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from defectlab.cli.options import FormatChoice, echo_lines, split_csv
+from defectlab.cli.options import ClassifierChoice, FormatChoice, LossChoice, ModeChoice, SchemeChoice, echo_lines, split_csv
 
 
 def train_classifier_cmd(
@@ -16,10 +16,12 @@ def train_classifier_cmd(
     out: Annotated[Path, typer.Option("--out", help="Directory to write the classifier bundle to.")],
     data: Annotated[Path | None, typer.Option("--data", help="Dataset root (not needed for --format elpv).")] = None,
     category: Annotated[str | None, typer.Option("--category", help="Category, sub-folder or ELPV cell type.")] = None,
-    scheme: Annotated[str, typer.Option("--scheme", help="Classes: defect_type, elpv_binary or elpv_4.")] = "defect_type",
-    model: Annotated[str, typer.Option("--model", help="attention, causal, finetune or smallcnn.")] = "attention",
+    scheme: Annotated[
+        SchemeChoice, typer.Option("--scheme", help="Classes: defect types, or ELPV defect probability in 2 or 4 bins.")
+    ] = SchemeChoice.DEFECT_TYPE,
+    model: Annotated[ClassifierChoice, typer.Option("--model", help="The classifier to train.")] = ClassifierChoice.ATTENTION,
     mode: Annotated[
-        str | None,
+        ModeChoice | None,
         typer.Option("--mode", help="head (frozen cached features) or finetune (default: head for attention and causal)."),
     ] = None,
     strata: Annotated[
@@ -34,7 +36,7 @@ def train_classifier_cmd(
         str, typer.Option("--parts", help="causal: comma-separated parts to switch on: backdoor, counterfactual, reweight.")
     ] = "backdoor",
     epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs (early stopping on validation macro-F1).")] = 30,
-    loss: Annotated[str, typer.Option("--loss", help="focal or ce.")] = "focal",
+    loss: Annotated[LossChoice, typer.Option("--loss", help="Focal loss or cross-entropy.")] = LossChoice.FOCAL,
     lr: Annotated[float, typer.Option("--lr", help="AdamW learning rate.")] = 1e-3,
     backbone: Annotated[
         str, typer.Option("--backbone", help="Backbone name, e.g. resnet50 with --weights PATH.")
@@ -48,8 +50,8 @@ def train_classifier_cmd(
     from defectlab.data.formats import read_dataset
     from defectlab.workflows.classifier import ClassifierJob, default_mode, train_classifier_bundle
 
-    config = TrainConfig(epochs=epochs, lr=lr, loss=loss, seed=seed, mode=mode or default_mode(model))
-    job = ClassifierJob(scheme, model, backbone, weights, image_size, config, strata, tuple(split_csv(parts)))
+    config = TrainConfig(epochs=epochs, lr=lr, loss=loss.value, seed=seed, mode=mode.value if mode else default_mode(model.value))
+    job = ClassifierJob(scheme.value, model.value, backbone, weights, image_size, config, strata, tuple(split_csv(parts)))
     samples = read_dataset(data, fmt.value, category)
     split_path = out.with_name(f"{out.name}.split.json")
     new_split = not split_path.exists()
@@ -61,7 +63,7 @@ def train_classifier_cmd(
         raise
     val, test = info["val"], info["test"]
     typer.echo(
-        f"trained {model} ({scheme}, {config.mode}) on {info['n_train']} images, best epoch {info['best_epoch']}; "
+        f"trained {model.value} ({scheme.value}, {config.mode}) on {info['n_train']} images, best epoch {info['best_epoch']}; "
         f"val accuracy {val['accuracy']:.3f} macro-F1 {val['macro_f1']:.3f}; "
         f"test accuracy {test['accuracy']:.3f} macro-F1 {test['macro_f1']:.3f} ({info['n_test']} images); "
         f"bundle: {out}; split: {split_path}"

@@ -11,8 +11,12 @@ import typer
 from defectlab.cli import classifiers, openset, service, studies
 from defectlab.cli.options import (
     CliState,
+    CorruptionChoice,
     DetectorChoice,
     FormatChoice,
+    LayoutChoice,
+    PresetChoice,
+    SynthKindChoice,
     ThresholdChoice,
     echo_lines,
     parse_detectors,
@@ -257,20 +261,20 @@ app.command()(classifiers.classify)
 def synth(
     out: Annotated[Path, typer.Argument(metavar="OUT", help="Output folder.")],
     kind: Annotated[
-        str,
+        SynthKindChoice,
         typer.Option(
             "--kind", help="mvtec: texture/object categories in MVTec layout; steel: steel surfaces, six NEU defect types."
         ),
-    ] = "mvtec",
+    ] = SynthKindChoice.MVTEC,
     categories: Annotated[
         str, typer.Option("--categories", help="mvtec: comma-separated kinds: texture, object.")
     ] = "texture,object",
     layout: Annotated[
-        str,
+        LayoutChoice,
         typer.Option(
             "--layout", help="steel: folder (good/, one folder per defect type, masks/), neu (plus OUT_good/) or severstal."
         ),
-    ] = "folder",
+    ] = LayoutChoice.FOLDER,
     n_train: Annotated[int, typer.Option("--n-train", help="mvtec: normal training images per category.")] = 40,
     n_test_good: Annotated[int, typer.Option("--n-test-good", help="mvtec: normal test images per category.")] = 10,
     n_good: Annotated[int, typer.Option("--n-good", help="steel: defect-free images.")] = 60,
@@ -285,17 +289,13 @@ def synth(
 ) -> None:
     """Generate a synthetic dataset with exact defect masks: MVTec layout (--kind mvtec), or steel
     surfaces with the six NEU defect types in folder, NEU or Severstal layout (--kind steel)."""
-    from defectlab.errors import ConfigError
-
-    if kind == "steel":
+    if kind is SynthKindChoice.STEEL:
         from defectlab.data.synth_steel import generate_steel_dataset
 
         n_per_class, side = 60 if n_defect is None else n_defect, 200 if size is None else size
-        generate_steel_dataset(out, layout, n_per_class, n_good, side, width, height, seed, overwrite)
-        typer.echo(f"wrote synthetic steel dataset ({layout} layout) to {out}")
+        generate_steel_dataset(out, layout.value, n_per_class, n_good, side, width, height, seed, overwrite)
+        typer.echo(f"wrote synthetic steel dataset ({layout.value} layout) to {out}")
         return
-    if kind != "mvtec":
-        raise ConfigError(f"unknown synth kind '{kind}'; valid: mvtec, steel")
     from defectlab.data.synth import generate_synthetic_dataset
 
     n_per_type, side = 5 if n_defect is None else n_defect, 128 if size is None else size
@@ -307,8 +307,10 @@ def synth(
 def shift(
     data: Annotated[Path, typer.Argument(metavar="DATA", help="Clean dataset root (MVTec layout).")],
     out: Annotated[Path, typer.Argument(metavar="OUT", help="Output root for the shifted copy.")],
-    corruption: Annotated[str | None, typer.Option("--corruption", help="One corruption (see `defectlab info`).")] = None,
-    preset: Annotated[str | None, typer.Option("--preset", help="A preset, e.g. mvtec-shift.")] = None,
+    corruption: Annotated[
+        CorruptionChoice | None, typer.Option("--corruption", help="One corruption (see `defectlab info`).")
+    ] = None,
+    preset: Annotated[PresetChoice | None, typer.Option("--preset", help="A preset: a fixed mix of corruptions.")] = None,
     severity: Annotated[int, typer.Option("--severity", help="Severity 1..5 (with --corruption).")] = 3,
     seed: Annotated[int, typer.Option("--seed", help="Seed; each image's shift depends on it and on the image's id.")] = 42,
     category: Annotated[str | None, typer.Option("--category", help="Only this category (default: all).")] = None,
@@ -321,8 +323,10 @@ def shift(
     if split is not None and category is None:
         raise ConfigError("--split needs --category (the category the split belongs to)")
     splits = {category: split} if split is not None and category is not None else None
-    materialize_shift(data, out, corruption, preset, severity, seed, [category] if category else None, splits, progress=True)
-    what = f"preset {preset}" if preset else f"{corruption} at severity {severity}"
+    corruption_name, preset_name = (corruption.value if corruption else None), (preset.value if preset else None)
+    categories = [category] if category else None
+    materialize_shift(data, out, corruption_name, preset_name, severity, seed, categories, splits, progress=True)
+    what = f"preset {preset_name}" if preset_name else f"{corruption_name} at severity {severity}"
     typer.echo(f"wrote {what} (seed {seed}) of {data} to {out}")
 
 

@@ -45,6 +45,90 @@ class ThresholdChoice(StrEnum):
     QUANTILE = "quantile"
 
 
+class SchemeChoice(StrEnum):
+    """The class schemes of `train-classifier` (``defectlab.classifiers.labels.SCHEMES``)."""
+
+    DEFECT_TYPE = "defect_type"
+    ELPV_BINARY = "elpv_binary"
+    ELPV_4 = "elpv_4"
+
+
+class ClassifierChoice(StrEnum):
+    """The classifiers `train-classifier` can train (``defectlab.classifiers.registry.CLASSIFIERS``)."""
+
+    ATTENTION = "attention"
+    CAUSAL = "causal"
+    FINETUNE = "finetune"
+    SMALLCNN = "smallcnn"
+
+
+class LossChoice(StrEnum):
+    """The training losses of a classifier (``defectlab.classifiers.losses.LOSSES``)."""
+
+    FOCAL = "focal"
+    CE = "ce"
+
+
+class ModeChoice(StrEnum):
+    """The training modes of a classifier (``defectlab.classifiers.train.MODES``)."""
+
+    HEAD = "head"
+    FINETUNE = "finetune"
+
+
+class SynthKindChoice(StrEnum):
+    """What `synth` generates: MVTec-layout categories (``defectlab.data.synth``) or steel surfaces
+    (``defectlab.data.synth_steel``)."""
+
+    MVTEC = "mvtec"
+    STEEL = "steel"
+
+
+class LayoutChoice(StrEnum):
+    """The layouts of a synthetic steel dataset (``defectlab.data.synth_steel.LAYOUTS``)."""
+
+    FOLDER = "folder"
+    NEU = "neu"
+    SEVERSTAL = "severstal"
+
+
+class PresetChoice(StrEnum):
+    """The shift presets of `shift` (``defectlab.shift.PRESETS``)."""
+
+    MVTEC_SHIFT = "mvtec-shift"
+    MVTEC_SHIFT_GEOMETRIC = "mvtec-shift-geometric"
+    MVTEC_SHIFT_PHOTOMETRIC = "mvtec-shift-photometric"
+
+
+class CorruptionChoice(StrEnum):
+    """The corruptions of `shift` (``defectlab.shift.CORRUPTIONS``: geometric, appearance, ImageNet-C, photometric)."""
+
+    ROTATION = "rotation"
+    RESIZED_CROP = "resized_crop"
+    TRANSLATION = "translation"
+    HFLIP = "hflip"
+    VFLIP = "vflip"
+    VIGNETTING = "vignetting"
+    STYLE = "style"
+    IMAGENET_C_BRIGHTNESS = "imagenet_c_brightness"
+    IMAGENET_C_CONTRAST = "imagenet_c_contrast"
+    IMAGENET_C_DEFOCUS_BLUR = "imagenet_c_defocus_blur"
+    IMAGENET_C_GAUSSIAN_NOISE = "imagenet_c_gaussian_noise"
+    IMAGENET_C_SHOT_NOISE = "imagenet_c_shot_noise"
+    IMAGENET_C_MOTION_BLUR = "imagenet_c_motion_blur"
+    IMAGENET_C_PIXELATE = "imagenet_c_pixelate"
+    BRIGHTNESS = "brightness"
+    CONTRAST = "contrast"
+    SATURATION = "saturation"
+    GAMMA = "gamma"
+    GAUSSIAN_BLUR = "gaussian_blur"
+    MOTION_BLUR = "motion_blur"
+    DEFOCUS_BLUR = "defocus_blur"
+    GAUSSIAN_NOISE = "gaussian_noise"
+    SALT_AND_PEPPER = "salt_and_pepper"
+    JPEG = "jpeg"
+
+
 def use_threads(threads: int | None) -> None:
     """Limit torch to ``threads`` CPU threads for the rest of the command (None: torch's default)."""
     if threads:
