@@ -13,8 +13,9 @@ def run(
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute features instead of using the cache."),
 ) -> None:
     """Run the job a config names with `job:`: detection (the default; configs/elpv.yaml), robustness
-    (configs/robustness.yaml), classification (configs/classification.yaml), router (configs/router.yaml)
-    or openset (configs/openset_*.yaml). An unknown job is an error listing every registered one."""
+    (configs/robustness.yaml), classification (configs/classification.yaml), router (configs/router.yaml),
+    openset (configs/openset_*.yaml) or suite (the detection benchmark suite, configs/suite*.yaml). An
+    unknown job is an error listing every registered one."""
     from defectlab.backbones.cache import FeatureCache, default_cache_dir
     from defectlab.experiments.jobs import load_job_config
 

@@ -1,1 +1,1 @@
-"""Product workflows: fit, evaluate and score models (used by the CLI, the service and the studies)."""
+"""Product workflows: fit, evaluate and score models (used by the CLI and the studies)."""

@@ -1,1 +1,1 @@
-"""Job configs as pydantic models: the shared base, the dataset section and the detection job's config."""
+"""The detection job's config (the shared base and the dataset section live in :mod:`defectlab.config`)."""
