@@ -121,3 +121,27 @@ def test_run_writes_score_tables_bundles_and_splits(job):
 def test_run_uses_the_feature_cache_from_the_environment(job):
     _, _, cache = job
     assert cache.is_dir() and any(p.is_file() for p in cache.rglob("*")), "DEFECTLAB_CACHE was not used"
+
+
+def test_the_suite_runs_and_reports_through_the_job_registry(tmp_path: Path) -> None:
+    env = make_env(tmp_path / "feature-cache")
+    output = tmp_path / "suite"
+    config = {
+        "job": "suite",
+        "output": str(output),
+        "datasets": ["synth-object"],
+        "models": [{"name": "pd", "detector": "padim", "params": {"n_features": 8}, "image_size": 64, "weights": "random"}],
+        "shifts": [{"corruption": "imagenet_c_contrast", "severity": 2}],
+        "adapted": False,
+        "bootstrap": 5,
+    }
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = run_cli(["run", path], env, tmp_path)
+    assert result.returncode == 0, str(result)
+    assert "| pd |" in result.stdout and "report:" in result.stdout
+    assert json.loads((output / "results.json").read_text())["job"] == "suite"
+    (output / "suite.md").unlink()
+    result = run_cli(["report", output], env, tmp_path)
+    assert result.returncode == 0, str(result)
+    assert (output / "suite.md").is_file() and (output / "suite_ri.png").is_file()
