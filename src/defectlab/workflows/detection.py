@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from defectlab.backbones.extractor import FeatureConfig
 from defectlab.bundle.io import Bundle, training_fingerprint
+from defectlab.calibration.scores import CalibrationScores
 from defectlab.calibration.thresholds import Threshold, calibrate
 from defectlab.data.sample import Sample
 from defectlab.detectors.model import AnomalyModel, Prediction
@@ -80,7 +81,7 @@ def fit_bundle(
     """Fit a detector on the normal training samples, calibrate thresholds; returns (bundle, fit seconds).
 
     Calibration uses `val` when it holds normal images, otherwise a seeded holdout of the
-    training normals (the detector is then fitted on the rest). `extra` normal images (e.g. further
+    training normals (the detector is then fitted on the rest); the bundle keeps its scores and labels. `extra` normal images (e.g. further
     augmented copies of the training normals) join the fit only, never the calibration holdout.
     """
     if options.threshold not in THRESHOLD_METHODS:
@@ -122,6 +123,7 @@ def fit_bundle(
             "fit_seconds": round(fit_seconds, 3),
         },
         score_stats={"normal_mean": float(normal_cal.mean()), "normal_std": float(normal_cal.std())},
+        calibration=CalibrationScores.of(cal_scores, cal_labels),
     )
     return bundle, fit_seconds
 
