@@ -30,6 +30,9 @@ class ModelCard(BaseModel):
     image_size: int | None = None
     thresholds: dict[str, Any] | None = None
     default_threshold: str | None = None
+    threshold_history: list[dict[str, Any]] | None = Field(
+        None, description="Thresholds set by hand (detector bundles): value, previous threshold, by whom, when."
+    )
     score_stats: dict[str, float] | None = None
     training: dict[str, Any] | None = Field(None, description="Training data, fingerprint, seed and timings.")
     versions: dict[str, str] | None = None

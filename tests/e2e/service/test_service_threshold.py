@@ -43,6 +43,7 @@ def test_setting_the_threshold_changes_decisions_live_and_on_disk(bundle_copy: P
     assert after["decision"] == "Defective" and after["threshold"] == before["score"] / 2
     card = client.get("/v1/model").json()
     assert card["default_threshold"] == "manual" and card["thresholds"]["manual"]["value"] == before["score"] / 2
+    assert card["threshold_history"][0]["previous"]["value"] == before["threshold"]
     assert load_bundle(bundle_copy).threshold.value == before["score"] / 2
     (change,) = json.loads((bundle_copy / "manifest.json").read_text())["threshold_history"]
     assert change["by"].startswith("api")
@@ -90,3 +91,4 @@ def test_only_detector_bundles_have_a_threshold_to_set(routed_bundle: Path) -> N
     response = client_for(routed_bundle, allow_threshold_edit=True).post("/v1/model/threshold", json={"value": 1.0})
     assert response.status_code == 400
     assert response.json()["detail"].startswith("the bundle is a routed (multi-category) bundle")
+    assert load_bundle(routed_bundle / "categories" / "textured").calibration is not None  # each detector keeps its own
