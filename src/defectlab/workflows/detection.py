@@ -81,8 +81,9 @@ def fit_bundle(
     """Fit a detector on the normal training samples, calibrate thresholds; returns (bundle, fit seconds).
 
     Calibration uses `val` when it holds normal images, otherwise a seeded holdout of the
-    training normals (the detector is then fitted on the rest); the bundle keeps its scores and labels. `extra` normal images (e.g. further
+    training normals (the detector is then fitted on the rest). `extra` normal images (e.g. further
     augmented copies of the training normals) join the fit only, never the calibration holdout.
+    The bundle keeps the calibration images' scores and labels.
     """
     if options.threshold not in THRESHOLD_METHODS:
         raise ConfigError(f"unknown threshold method {options.threshold!r}; choose one of {', '.join(THRESHOLD_METHODS)}")
