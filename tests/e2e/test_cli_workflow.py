@@ -77,8 +77,10 @@ def test_synth_writes_mvtec_layout(dataset):
 def test_fit_writes_a_complete_bundle(work, patchcore):
     bundle, result = patchcore
     assert "fitted patchcore on 12 images" in result.stdout  # 80% of the 16 train/good images
-    assert {p.name for p in bundle.iterdir()} == {"manifest.json", "detector.safetensors", "thresholds.json"}
+    files = {p.name for p in bundle.iterdir()}
+    assert files == {"manifest.json", "detector.safetensors", "thresholds.json", "calibration.json"}
     manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["calibration_scores"] == "calibration.json"
     assert manifest["format_version"] == 1
     assert manifest["detector"]["kind"] == "patchcore"
     assert manifest["image_size"] == 96

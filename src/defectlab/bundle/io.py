@@ -1,16 +1,22 @@
-"""Anomaly-detector bundles: manifest.json, detector tensors (safetensors) and thresholds.json.
+"""Anomaly-detector bundles: manifest.json, detector tensors (safetensors), thresholds.json and
+calibration.json (the calibration images' scores and labels; the manifest's ``calibration_scores``
+names it, and bundles written before it existed have none).
 
 The detector's payload of the shared manifest (:mod:`defectlab.bundle.manifest`): backbone,
 normalization, detector kind and parameters, anomaly-map smoothing, thresholds and score
-statistics. Loading needs no training data and no pickle; writing is atomic (temp dir + rename).
+statistics. Loading needs no training data and no pickle; writing is atomic (temp dir + rename),
+and so is :func:`save_threshold`, which sets a new decision threshold in a saved bundle.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +28,19 @@ from defectlab.backbones.cache import image_digest
 from defectlab.backbones.extractor import FeatureConfig
 from defectlab.backbones.registry import get_spec
 from defectlab.bundle.manifest import DETECTOR_KIND, KIND_NAMES, MANIFEST, new_manifest, read_manifest
-from defectlab.calibration.thresholds import Threshold
+from defectlab.calibration.scores import CalibrationScores
+from defectlab.calibration.thresholds import MANUAL, Threshold
 from defectlab.calibration.thresholds_io import write_thresholds_json
 from defectlab.components.align import Aligner
 from defectlab.detectors.model import AnomalyModel
 from defectlab.detectors.registry import make_detector
-from defectlab.errors import ModelError
+from defectlab.errors import ConfigError, ModelError
 from defectlab.fileio import atomic_write_directory
 
 TENSORS = "detector.safetensors"
 THRESHOLDS = "thresholds.json"
 ALIGNMENT_TEMPLATE = "alignment.template"  # the aligner's template, beside the detector's tensors
+CALIBRATION = "calibration.json"
 
 
 @dataclass
@@ -45,6 +53,7 @@ class Bundle:
     training: dict[str, Any] = field(default_factory=dict)
     score_stats: dict[str, float] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    calibration: CalibrationScores | None = None
 
     @property
     def threshold(self) -> Threshold:
@@ -83,6 +92,7 @@ def save_bundle(path: str | Path, bundle: Bundle) -> Path:
         score_stats=bundle.score_stats,
         training=bundle.training,
         **({"alignment": model.aligner.params()} if model.aligner is not None else {}),
+        calibration_scores=CALIBRATION if bundle.calibration is not None else None,
     )
 
     def write(folder: Path) -> None:
@@ -90,8 +100,9 @@ def save_bundle(path: str | Path, bundle: Bundle) -> Path:
         if model.aligner is not None:
             tensors[ALIGNMENT_TEMPLATE] = torch.from_numpy(np.ascontiguousarray(model.aligner.template_))
         save_file(tensors, str(folder / TENSORS))
-        write_thresholds_json(folder / THRESHOLDS, {bundle.training.get("category") or "default": bundle.threshold})
-        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default))
+        if bundle.calibration is not None:
+            (folder / CALIBRATION).write_text(json.dumps(bundle.calibration.to_dict(), allow_nan=False))
+        _write_decision(folder, bundle, manifest)
 
     atomic_write_directory(path, write)
     bundle.manifest = manifest
@@ -107,6 +118,52 @@ def _aligner(params: dict[str, Any] | None, template: torch.Tensor | None) -> Al
     aligner = Aligner(**params)
     aligner.template_ = template.float().numpy()
     return aligner
+
+
+def _write_decision(folder: Path, bundle: Bundle, manifest: dict[str, Any]) -> None:
+    """thresholds.json (the default threshold, by category) and the manifest."""
+    write_thresholds_json(folder / THRESHOLDS, {bundle.training.get("category") or "default": bundle.threshold})
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default))
+
+
+def save_threshold(path: str | Path, bundle: Bundle, value: float, by: str) -> Bundle:
+    """Make ``value`` the decision threshold (method "manual") of the saved ``bundle`` at ``path``.
+
+    The folder is replaced atomically (its other files copied unchanged), so a failed write leaves
+    the old bundle; the manifest's ``threshold_history`` records the value, the previous threshold,
+    ``by`` (who set it) and when. Returns the updated bundle (sharing the model); ConfigError
+    unless ``value`` is a positive finite number.
+    """
+    path = Path(path)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"a threshold must be a positive finite number, got {value!r}")
+    manifest = read_manifest(path)
+    if manifest.get("kind", DETECTOR_KIND) != DETECTOR_KIND:
+        raise ModelError(f"{path} is not an anomaly-detector bundle: only those have one threshold to set")
+    threshold = Threshold(float(value), MANUAL)
+    thresholds = {**bundle.thresholds, MANUAL: threshold}
+    change = {
+        "value": threshold.value,
+        "previous": bundle.threshold.to_dict(),
+        "by": by,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    manifest = {
+        **manifest,
+        "thresholds": {name: t.to_dict() for name, t in thresholds.items()},
+        "default_threshold": MANUAL,
+        "threshold_history": [*manifest.get("threshold_history", []), change],
+    }
+    updated = replace(bundle, thresholds=thresholds, default_threshold=MANUAL, manifest=manifest)
+
+    def write(folder: Path) -> None:
+        for file in path.iterdir():
+            if file.is_file() and file.name not in (MANIFEST, THRESHOLDS):
+                shutil.copy2(file, folder / file.name)
+        _write_decision(folder, updated, manifest)
+
+    atomic_write_directory(path, write)
+    return updated
 
 
 def _json_default(value: Any) -> Any:
@@ -153,6 +210,7 @@ def load_bundle(path: str | Path, num_threads: int | None = None) -> Bundle:
         raise ModelError(f"{path / TENSORS} lacks tensor {exc} needed by a {detector.kind} detector") from exc
     except (TypeError, ValueError) as exc:
         raise ModelError(f"{path / MANIFEST} has a malformed alignment section: {exc}") from exc
+    calibration = _read_calibration(path, manifest.get("calibration_scores"))
     model = AnomalyModel(detector=detector, features=features, sigma=sigma, num_threads=num_threads, aligner=aligner)
     return Bundle(
         model=model,
@@ -161,4 +219,16 @@ def load_bundle(path: str | Path, num_threads: int | None = None) -> Bundle:
         training=manifest.get("training", {}),
         score_stats=manifest.get("score_stats", {}),
         manifest=manifest,
+        calibration=calibration,
     )
+
+
+def _read_calibration(path: Path, name: str | None) -> CalibrationScores | None:
+    """The stored calibration scores the manifest names (None when it names none)."""
+    if name is None:
+        return None
+    file = path / Path(str(name)).name  # a file inside the bundle, whatever the manifest says
+    try:
+        return CalibrationScores.from_dict(json.loads(file.read_text()))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ConfigError) as exc:
+        raise ModelError(f"cannot read the calibration scores {file}: {exc}") from exc

@@ -5,6 +5,7 @@ Three ways to choose one:
 - "mean_std": mean + k * std of normal scores;
 - "quantile": the smallest threshold that accepts (score < threshold) a given fraction of
   normal scores.
+A threshold a person sets by hand (the UI slider, ``POST /v1/model/threshold``) has method "manual".
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from defectlab.calibration.validation import finite_scores, labels_and_scores
 from defectlab.errors import ConfigError, DataError
 
 METHODS = ("f1", "mean_std", "quantile")
+"""The methods :func:`calibrate` chooses by."""
+MANUAL = "manual"
+"""The method of a threshold set by hand."""
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,8 @@ class Threshold:
     params: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"unknown threshold method {self.method!r}; expected one of {METHODS}")
+        if self.method not in (*METHODS, MANUAL):
+            raise ConfigError(f"unknown threshold method {self.method!r}; expected one of {(*METHODS, MANUAL)}")
         if not math.isfinite(self.value):
             raise ConfigError(f"threshold value must be finite, got {self.value}")
 

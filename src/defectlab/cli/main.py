@@ -67,7 +67,17 @@ def fit(
     coreset_ratio: Annotated[
         float, typer.Option("--coreset-ratio", help="PatchCore: share of patches kept in the memory bank.")
     ] = 0.01,
-    threshold: Annotated[ThresholdChoice, typer.Option("--threshold", help="Threshold calibration.")] = ThresholdChoice.AUTO,
+    threshold: Annotated[
+        ThresholdChoice,
+        typer.Option(
+            "--threshold",
+            help="Decision threshold rule:\n\n"
+            "auto: mean_std for cae, else f1 when the calibration images include anomalies, else mean_std;\n\n"
+            "f1: the score that maximises F1 on the calibration images (needs anomalous ones);\n\n"
+            "mean_std: mean + 3 std of the calibration normals' scores;\n\n"
+            "quantile: the lowest threshold that passes 95% of the calibration normals.",
+        ),
+    ] = ThresholdChoice.AUTO,
     split: Annotated[
         Path | None, typer.Option("--split", help="Split JSON to reuse or create (default: next to the bundle).")
     ] = None,

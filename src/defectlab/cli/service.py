@@ -10,14 +10,16 @@ import typer
 from defectlab.cli.options import use_threads
 
 
-def _service_settings(max_upload_mb: float, max_pixels: int, workers: int, threads: int | None):
+def _service_settings(max_upload_mb: float, max_pixels: int, workers: int, threads: int | None, edit: bool = False):
     from defectlab.errors import ConfigError
     from defectlab.serve.limits import MB, ServiceSettings
 
     if max_upload_mb <= 0 or max_pixels <= 0 or workers < 1:
         raise ConfigError("--max-upload-mb and --max-pixels must be positive and --workers at least 1")
     use_threads(threads)
-    return ServiceSettings.from_env(max_upload_bytes=int(max_upload_mb * MB), max_pixels=max_pixels, workers=workers)
+    return ServiceSettings.from_env(
+        max_upload_bytes=int(max_upload_mb * MB), max_pixels=max_pixels, workers=workers, allow_threshold_edit=edit
+    )
 
 
 Host = Annotated[str, typer.Option("--host", help="Interface to listen on (0.0.0.0 for every interface).")]
@@ -29,6 +31,12 @@ Workers = Annotated[
 Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads for torch (default: torch's choice).")]
 Examples = Annotated[
     Path | None, typer.Option("--examples", help="Folder of example images for the UI (ELPV bundles bring their own).")
+]
+AllowThresholdEdit = Annotated[
+    bool,
+    typer.Option(
+        "--allow-threshold-edit", help="Let POST /v1/model/threshold and the UI's Save threshold rewrite the bundle's threshold."
+    ),
 ]
 Bundle = Annotated[Path, typer.Argument(metavar="BUNDLE", help="Bundle to serve (detector, routed, classifier or open-set).")]
 
@@ -43,14 +51,15 @@ def serve(
     workers: Workers = 2,
     threads: Threads = None,
     examples: Examples = None,
+    allow_threshold_edit: AllowThresholdEdit = False,
 ) -> None:
     """Serve a bundle over HTTP: GET /health, GET /v1/model, POST /v1/predict (multipart field `file`),
-    POST /v1/predict/batch (fields `files`), OpenAPI docs at /docs, the browser UI at /ui.
+    POST /v1/predict/batch (fields `files`), POST /v1/model/threshold (with --allow-threshold-edit), OpenAPI docs at /docs, the browser UI at /ui.
     Set DEFECTLAB_API_KEY to require that key in the X-API-Key header (and as the UI's password)."""
     from defectlab.serve.server import build_service
     from defectlab.serve.server import run as run_server
 
-    settings = _service_settings(max_upload_mb, max_pixels, workers, threads)
+    settings = _service_settings(max_upload_mb, max_pixels, workers, threads, allow_threshold_edit)
     service = build_service(bundle_dir, settings, ui=not no_ui, examples=examples)
     typer.echo(f"serving {bundle_dir} on http://{host}:{port} (API docs /docs{'' if no_ui else ', UI /ui'})")
     run_server(service, host, port)
@@ -65,12 +74,13 @@ def app_cmd(
     workers: Workers = 2,
     threads: Threads = None,
     examples: Examples = None,
+    allow_threshold_edit: AllowThresholdEdit = False,
 ) -> None:
     """The browser UI alone (no REST API): upload an image, see the verdict, heatmap and overlay."""
     from defectlab.serve.server import build_ui_app
     from defectlab.serve.server import run as run_server
 
-    settings = _service_settings(max_upload_mb, max_pixels, workers, threads)
+    settings = _service_settings(max_upload_mb, max_pixels, workers, threads, allow_threshold_edit)
     service = build_ui_app(bundle_dir, settings, examples)
     typer.echo(f"UI for {bundle_dir} on http://{host}:{port}/")
     run_server(service, host, port)

@@ -1,7 +1,8 @@
 """The inspection service: a FastAPI application over one loaded model bundle.
 
 Routes: ``GET /health``, ``GET /v1/model``, ``POST /v1/predict`` (one image, multipart field
-``file``) and ``POST /v1/predict/batch`` (field ``files``, repeated). Images are decoded and
+``file``), ``POST /v1/predict/batch`` (field ``files``, repeated) and ``POST /v1/model/threshold``
+(JSON ``{"value"}``: a detector bundle's new threshold, live and on disk, when the settings allow it). Images are decoded and
 scored on a bounded thread pool, never on the event loop; every error is a JSON body
 ``{"error", "detail"}`` with a 4xx status, and the service keeps running whatever it is sent.
 """
@@ -26,13 +27,24 @@ from PIL import Image
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from defectlab import __version__
+from defectlab.bundle.detector_predictor import DetectorPredictor
+from defectlab.bundle.manifest import KIND_NAMES
 from defectlab.bundle.prediction import Prediction, Predictor
 from defectlab.data.imageio import decode_image_bytes
-from defectlab.errors import DataError, ImageTooLargeError
+from defectlab.errors import ConfigError, DataError, ImageTooLargeError
 from defectlab.explain.overlay import heatmap_rgb
 from defectlab.serve import schemas
 from defectlab.serve.limits import BodySizeLimit, ServiceSettings
-from defectlab.serve.schemas import ERROR_RESPONSES, BatchPrediction, ErrorBody, Health, ModelCard
+from defectlab.serve.schemas import (
+    ERROR_RESPONSES,
+    THRESHOLD_ERRORS,
+    BatchPrediction,
+    ErrorBody,
+    Health,
+    ModelCard,
+    ThresholdSet,
+    ThresholdUpdate,
+)
 
 log = logging.getLogger("defectlab.serve")
 T = TypeVar("T")
@@ -151,6 +163,7 @@ def error_response(status: int, error: str, detail: str) -> JSONResponse:
 _HTTP_ERRORS = {
     400: "bad_request",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
@@ -247,6 +260,24 @@ def create_app(predictor: Predictor, settings: ServiceSettings | None = None, wa
         uploads = [await read_upload(f, i) for i, f in enumerate(files)]
         predictions, total_ms = await inspector.run(lambda: inspector.predict(uploads, heatmap))
         return BatchPrediction(results=predictions, latency_ms=round(total_ms, 3))
+
+    @app.post("/v1/model/threshold", response_model=ThresholdSet, tags=["model"], dependencies=guard, responses=THRESHOLD_ERRORS)
+    async def set_threshold(update: ThresholdUpdate, request: Request) -> ThresholdSet:
+        """Make ``value`` the detector bundle's decision threshold (method manual), live and in the bundle on disk."""
+        if not settings.allow_threshold_edit:
+            raise HTTPException(403, "threshold editing is off: start the service with --allow-threshold-edit")
+        if not isinstance(predictor, DetectorPredictor):
+            raise HTTPException(
+                400, f"the bundle is {KIND_NAMES[predictor.kind]} bundle: only anomaly detectors have one threshold to set"
+            )
+        previous = predictor.threshold.value
+        by = f"api ({request.client.host})" if request.client else "api"
+        try:
+            threshold = await asyncio.to_thread(predictor.set_threshold, update.value, by)
+        except ConfigError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        log.info("threshold set to %.6g (was %.6g) by %s", threshold.value, previous, by)
+        return ThresholdSet(value=threshold.value, method=threshold.method, previous_value=previous)
 
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
     return app

@@ -23,6 +23,8 @@ class ServiceSettings:
     image (413 beyond it, checked from the header before decoding), ``max_batch`` the number of
     files in one batch request, ``workers`` the threads that run the model, and ``max_pending``
     the requests allowed to wait for a worker before the service answers 503.
+    ``allow_threshold_edit`` lets ``POST /v1/model/threshold`` and the UI's *Save threshold*
+    rewrite the bundle's decision threshold (off: 403, and the UI only shows the rates).
     """
 
     max_upload_bytes: int = 20 * MB
@@ -31,6 +33,7 @@ class ServiceSettings:
     workers: int = 2
     max_pending: int = 64
     api_key: str | None = None
+    allow_threshold_edit: bool = False
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ServiceSettings:

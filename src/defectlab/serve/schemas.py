@@ -30,6 +30,9 @@ class ModelCard(BaseModel):
     image_size: int | None = None
     thresholds: dict[str, Any] | None = None
     default_threshold: str | None = None
+    threshold_history: list[dict[str, Any]] | None = Field(
+        None, description="Thresholds set by hand (detector bundles): value, previous threshold, by whom, when."
+    )
     score_stats: dict[str, float] | None = None
     training: dict[str, Any] | None = Field(None, description="Training data, fingerprint, seed and timings.")
     versions: dict[str, str] | None = None
@@ -64,6 +67,20 @@ class BatchPrediction(BaseModel):
     latency_ms: float = Field(description="Server time spent on the whole batch.")
 
 
+class ThresholdUpdate(BaseModel):
+    """A new decision threshold for a detector bundle."""
+
+    value: float = Field(gt=0, allow_inf_nan=False, description="Anomaly score from which an image is Defective.")
+
+
+class ThresholdSet(BaseModel):
+    """The threshold now in force (method ``manual``) and the one it replaced."""
+
+    value: float
+    method: str = Field(examples=["manual"])
+    previous_value: float
+
+
 class ErrorBody(BaseModel):
     """What went wrong; ``detail`` names the problem (and the file, when there is one)."""
 
@@ -78,3 +95,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "The request does not have the expected form fields."},
 }
 """Error responses documented on every prediction route."""
+
+THRESHOLD_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The value is refused, or the bundle is not an anomaly detector."},
+    401: ERROR_RESPONSES[401],
+    403: {"model": ErrorBody, "description": "Threshold editing is off (start with --allow-threshold-edit)."},
+    422: {"model": ErrorBody, "description": 'The body is not {"value": positive number}.'},
+}
+"""Error responses of ``POST /v1/model/threshold``."""

@@ -1,6 +1,6 @@
 """The browser UI (Gradio): drop an image, see the verdict, the score against the threshold, the
-heatmap and the overlay side by side (Grad-CAM for classifier bundles), with example images and
-a short model card. Mounted at ``/ui`` by ``defectlab serve``; ``defectlab app`` serves it alone.
+heatmap and the overlay side by side (Grad-CAM for classifier bundles), with example images,
+a short model card and, for detector bundles, the threshold panel (:mod:`.threshold_panel`). Mounted at ``/ui`` by ``defectlab serve``; ``defectlab app`` serves it alone.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from defectlab.errors import DataError
 from defectlab.explain.overlay import heatmap_rgb
 from defectlab.serve.app import model_card
 from defectlab.serve.limits import ServiceSettings
+from defectlab.serve.threshold_panel import build_threshold_panel
 
 TITLE = "defectlab inspection"
 EXAMPLES_PER_CLASS = 2
@@ -119,6 +120,7 @@ def build_ui(predictor: Predictor, settings: ServiceSettings | None = None, exam
         with gr.Row():
             heatmap = gr.Image(label=predictor.heatmap_name, interactive=False, elem_id="heatmap", format="png")
             overlaid = gr.Image(label="Overlay", interactive=False, elem_id="overlay", format="png")
+        build_threshold_panel(predictor, settings)
         with gr.Accordion("Model card", open=False):
             gr.Markdown(model_card_markdown(card))
             with gr.Accordion("Full manifest", open=False):

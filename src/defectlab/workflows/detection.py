@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from defectlab.backbones.cache import FeatureCache
 from defectlab.backbones.extractor import FeatureConfig
 from defectlab.bundle.io import Bundle, training_fingerprint
+from defectlab.calibration.scores import CalibrationScores
 from defectlab.calibration.thresholds import Threshold, calibrate
 from defectlab.components.align import Aligner
 from defectlab.data.sample import Sample
@@ -96,6 +97,7 @@ def fit_bundle(
     Calibration uses `val` when it holds normal images, otherwise a seeded holdout of the
     training normals (the detector is then fitted on the rest). `extra` normal images (e.g. further
     augmented copies of the training normals) join the fit only, never the calibration holdout.
+    The bundle keeps the calibration images' scores and labels.
     """
     if options.threshold not in THRESHOLD_METHODS:
         raise ConfigError(f"unknown threshold method {options.threshold!r}; choose one of {', '.join(THRESHOLD_METHODS)}")
@@ -132,6 +134,7 @@ def fit_bundle(
             "fit_seconds": round(fit_seconds, 3),
         },
         score_stats={"normal_mean": float(normal_cal.mean()), "normal_std": float(normal_cal.std())},
+        calibration=CalibrationScores.of(cal_scores, cal_labels),
     )
     return bundle, fit_seconds
 

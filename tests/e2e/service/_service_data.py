@@ -15,6 +15,7 @@ from PIL import Image
 
 from defectlab.backbones.extractor import FeatureConfig
 from defectlab.bundle.io import Bundle, save_bundle
+from defectlab.calibration.scores import CalibrationScores
 from defectlab.calibration.thresholds import Threshold
 from defectlab.detectors.model import AnomalyModel
 from defectlab.detectors.patchcore import PatchCore
@@ -52,11 +53,18 @@ def png_bytes(image: np.ndarray, mode: str | None = None) -> bytes:
 
 
 def fit_detector_bundle(
-    path: Path, config: FeatureConfig, images: list[np.ndarray], held_out: list[np.ndarray], training: dict
+    path: Path,
+    config: FeatureConfig,
+    images: list[np.ndarray],
+    held_out: list[np.ndarray],
+    training: dict,
+    anomalies: list[np.ndarray] = (),
 ) -> Path:
-    """Fit PatchCore on ``images``; the threshold is mean + 3 std of the ``held_out`` normals' scores."""
+    """Fit PatchCore on ``images``; the threshold is mean + 3 std of the ``held_out`` normals' scores.
+    The bundle keeps the scores of ``held_out`` and ``anomalies`` as its calibration scores."""
     model = AnomalyModel(PatchCore(coreset_ratio=0.5), config, sigma=2.0).fit(images)
-    scores = model.predict(held_out, with_maps=False).scores
+    scored = model.predict([*held_out, *anomalies], with_maps=False).scores
+    scores = scored[: len(held_out)]
     value = float(scores.mean() + 3 * scores.std())
     bundle = Bundle(
         model=model,
@@ -64,5 +72,6 @@ def fit_detector_bundle(
         default_threshold="mean_std",
         training={**training, "n_train": len(images), "fingerprint": "test"},
         score_stats={"normal_mean": float(scores.mean()), "normal_std": float(scores.std())},
+        calibration=CalibrationScores.of(scored, [0] * len(held_out) + [1] * len(anomalies)),
     )
     return save_bundle(path, bundle)

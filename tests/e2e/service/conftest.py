@@ -17,7 +17,8 @@ def detector_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("service") / "detector"
     config = FeatureConfig(weights="random", image_size=SIZE)
     train, held_out = [textured(seed) for seed in range(6)], [textured(seed) for seed in range(6, 14)]
-    return fit_detector_bundle(folder, config, train, held_out, {"dataset": "synthetic"})
+    spots = [textured(seed, spot=True) for seed in range(14, 17)]
+    return fit_detector_bundle(folder, config, train, held_out, {"dataset": "synthetic"}, spots)
 
 
 @pytest.fixture(scope="session")

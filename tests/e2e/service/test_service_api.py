@@ -214,7 +214,7 @@ def test_openapi_schema_is_complete(client: TestClient) -> None:
         "$ref"
     ].endswith("/BatchPrediction")
     assert "APIKeyHeader" in schema["components"]["securitySchemes"]
-    assert set(schema["paths"]) == {"/health", "/v1/model", "/v1/predict", "/v1/predict/batch"}
+    assert set(schema["paths"]) == {"/health", "/v1/model", "/v1/model/threshold", "/v1/predict", "/v1/predict/batch"}
 
 
 def test_classifier_bundle_answers_with_class_and_gradcam(classifier_bundle: Path) -> None:

@@ -1,13 +1,16 @@
 """The real service on loopback, driven in headless Chromium (Debian's ``chromium``) by Playwright:
-upload a real ELPV cell through the UI at /ui, read the verdict, see the heatmap and overlay.
+upload a real ELPV cell through the UI at /ui, read the verdict, see the heatmap and overlay; move
+the threshold slider, see the false-alarm and miss rates change, save the threshold into the bundle.
 
 Set ``DEFECTLAB_SCREENSHOT=path.png`` to keep the screenshot (the picture in docs/serving.md comes from it).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,7 @@ import pytest
 from _service_data import fit_detector_bundle
 
 from defectlab.backbones.extractor import FeatureConfig
+from defectlab.bundle.io import load_bundle
 from defectlab.data.elpv import read_elpv
 from defectlab.data.imageio import save_image
 from defectlab.serve.process import running_server
@@ -37,20 +41,23 @@ CHROMIUM_FLAGS = [
 @pytest.fixture(scope="module")
 def elpv_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A real PatchCore (bundled weights, 224 px) on 24 functional mono cells, or the bundle named by
-    ``DEFECTLAB_UI_BUNDLE`` (e.g. the main job's); and a defective cell's PNG (detectors train on
-    functional cells only, so no model here has seen it)."""
+    ``DEFECTLAB_UI_BUNDLE`` (e.g. the main job's; copied, as the test saves a threshold into it); and a
+    defective cell's PNG (detectors train on functional cells only, so no model here has seen it).
+    The calibration scores are those of 12 further functional cells and 4 defective ones."""
     cells = read_elpv("mono")
     folder = tmp_path_factory.mktemp("browser")
     given = os.environ.get("DEFECTLAB_UI_BUNDLE")
+    p100 = [s for s in cells if s.defect_type == "p100"]
     if given:
-        bundle = Path(given)
+        bundle = Path(shutil.copytree(given, folder / Path(given).name))
     else:
         good = [s for s in cells if s.defect_type == "good"]
         train = [np.ascontiguousarray(s.image) for s in good[:24]]
         held_out = [np.ascontiguousarray(s.image) for s in good[24:36]]
+        anomalies = [np.ascontiguousarray(s.image) for s in p100[:4]]
         training = {"dataset": "elpv", "category": "mono"}
-        bundle = fit_detector_bundle(folder / "elpv_mono", FeatureConfig(), train, held_out, training)
-    defective = [s for s in cells if s.defect_type == "p100"][-3]
+        bundle = fit_detector_bundle(folder / "elpv_mono", FeatureConfig(), train, held_out, training, anomalies)
+    defective = p100[-3]
     image = folder / f"elpv_{defective.metadata['index']:05d}.png"
     save_image(image, np.ascontiguousarray(defective.image))
     return bundle, image
@@ -61,7 +68,7 @@ def test_ui_upload_shows_verdict_heatmap_and_overlay(elpv_bundle: tuple[Path, Pa
 
     assert Path(CHROMIUM).exists(), "Debian's chromium is missing: `make test` installs it (scripts/chromium.sh)"
     bundle, image = elpv_bundle
-    with running_server("serve", bundle, "--threads", "1") as base, sync_playwright() as playwright:
+    with running_server("serve", bundle, "--threads", "1", "--allow-threshold-edit") as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
@@ -78,10 +85,24 @@ def test_ui_upload_shows_verdict_heatmap_and_overlay(elpv_bundle: tuple[Path, Pa
                 expect(shown).to_be_visible(timeout=30_000)
                 page.wait_for_function("e => e.complete && e.naturalWidth > 0", arg=shown.element_handle(), timeout=30_000)
                 assert shown.evaluate("e => e.naturalWidth") == 300  # the ELPV cell's own size
+            rates = page.locator("#rates")
+            expect(rates).to_contain_text("false alarms", timeout=10_000)
+            shown_before = rates.inner_text()
+            slider = page.locator("#threshold-slider input[type=range]")
+            lowest = slider.get_attribute("min")
+            slider.fill(lowest)  # below every calibration score: every normal image is a false alarm
+            expect(rates).to_contain_text("12 of 12 normal images (100.0%)", timeout=30_000)
+            assert rates.inner_text() != shown_before and "misses 0 of 4" in rates.inner_text()
             screenshot = Path(os.environ.get("DEFECTLAB_SCREENSHOT", tmp_path / "ui.png"))
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
             assert screenshot.stat().st_size > 10_000
+            page.locator("#save-threshold").click()
+            expect(page.locator("#threshold-status")).to_contain_text("Saved", timeout=30_000)
+            with urllib.request.urlopen(base + "/v1/model", timeout=10) as response:
+                card = json.load(response)
+            assert card["default_threshold"] == "manual" and card["thresholds"]["manual"]["value"] == float(lowest)
+            assert load_bundle(bundle).threshold.value == float(lowest)
             page.locator("text=Model card").first.click()
             expect(page.locator("text=Training fingerprint")).to_be_visible(timeout=10_000)
         finally:

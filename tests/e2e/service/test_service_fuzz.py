@@ -21,7 +21,7 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory):
     config = FeatureConfig(weights="random", image_size=SIZE)
     folder = tmp_path_factory.mktemp("fuzz") / "detector"
     bundle = fit_detector_bundle(folder, config, [textured(s) for s in range(4)], [textured(s) for s in range(4, 8)], {})
-    return create_app(load(bundle), ServiceSettings(api_key="fuzz-key"), warm=False)
+    return create_app(load(bundle), ServiceSettings(api_key="fuzz-key", allow_threshold_edit=True), warm=False)
 
 
 def fuzz(app, **call_kwargs) -> list[str]:
@@ -50,4 +50,4 @@ def test_fuzzing_with_the_key_gives_no_server_error_and_conforms(fuzz_app) -> No
     # every default check (status codes, content types, response schemas, ...) but one: the schema
     # can say "binary file", not "a decodable image", so arbitrary bytes rightly get a 400
     fuzzed = fuzz(fuzz_app, headers={"X-API-Key": "fuzz-key"}, excluded_checks=[positive_data_acceptance])
-    assert len(fuzzed) == 4
+    assert len(fuzzed) == 5
