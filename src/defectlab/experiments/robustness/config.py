@@ -12,7 +12,8 @@ from defectlab.backbones.extractor import FeatureConfig
 from defectlab.config.base import config_model, empty_as_default, named_after_file
 from defectlab.config.dataset import DatasetConfig
 from defectlab.detectors.registry import DETECTORS
-from defectlab.shift import CORRUPTIONS, PRESETS
+from defectlab.shift import CORRUPTIONS
+from defectlab.shift.spec import ShiftSpec
 
 ALL_CORRUPTIONS = "all-corruptions"
 """A ``shifts`` value: every single corruption at severity 3."""
@@ -33,31 +34,6 @@ def _known_corruptions(names: list[str]) -> list[str]:
     if not names or unknown:
         raise ValueError(f"must name corruptions from {', '.join(CORRUPTIONS)}; got {names}")
     return names
-
-
-@config_model
-class ShiftSpec:
-    """One shift: a preset, or a corruption at a severity."""
-
-    corruption: str | None = None
-    preset: str | None = None
-    severity: int = 3
-
-    @property
-    def name(self) -> str:
-        return self.preset or f"{self.corruption}@{self.severity}"
-
-    @model_validator(mode="after")
-    def _check(self) -> ShiftSpec:
-        if (self.corruption is None) == (self.preset is None):
-            raise ValueError("a shift needs exactly one of 'preset' or 'corruption'")
-        if self.corruption is not None and self.corruption not in CORRUPTIONS:
-            raise ValueError(f"unknown corruption {self.corruption!r}; valid: {', '.join(CORRUPTIONS)}")
-        if self.preset is not None and self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(PRESETS)}")
-        if not 1 <= self.severity <= 5:
-            raise ValueError(f"severity must be 1..5, got {self.severity}")
-        return self
 
 
 def _expand_all(value: Any) -> Any:

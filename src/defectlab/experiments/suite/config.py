@@ -12,39 +12,17 @@ from defectlab.backbones.extractor import FeatureConfig
 from defectlab.config.base import config_model, named_after_file, parse_config, read_yaml
 from defectlab.detectors.registry import DETECTORS
 from defectlab.experiments.suite.data import DATASETS
-from defectlab.shift import CORRUPTIONS, PRESETS
 from defectlab.shift.family import FAMILIES
+from defectlab.shift.spec import ShiftSpec
 
 DATA_FAMILIES = ("elpv", "texture", "synthetic")
 
 
 @config_model
-class ShiftEntry:
-    """One test condition: a corruption at a severity or a preset, on the data set families named."""
+class ShiftEntry(ShiftSpec):
+    """One test condition of the suite: a shift, on the data set families named."""
 
-    corruption: str | None = None
-    preset: str | None = None
-    severity: int = Field(3, ge=1, le=5)
     families: tuple[Literal["elpv", "texture", "synthetic"], ...] = DATA_FAMILIES
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> ShiftEntry:
-        if (self.corruption is None) == (self.preset is None):
-            raise ValueError("give exactly one of 'corruption' or 'preset'")
-        if self.corruption is not None and self.corruption not in CORRUPTIONS:
-            raise ValueError(f"unknown corruption {self.corruption!r}; choose one of {', '.join(CORRUPTIONS)}")
-        if self.preset is not None and self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
-        return self
-
-    @property
-    def name(self) -> str:
-        return self.preset or f"{self.corruption}@{self.severity}"
-
-    @property
-    def protocol(self) -> str:
-        """`imagenet-c` for the published corruptions, `shift-suite` for the project's own."""
-        return "imagenet-c" if (self.corruption or "").startswith("imagenet_c_") else "shift-suite"
 
 
 @config_model
