@@ -98,7 +98,8 @@ def run_dataset(
     """Every model's clean, shifted and adapted rows on one data set."""
     rows = []
     shifts = [s for s in config.shifts if data.family in s.families]
-    shifted = {s.name: {part: _shifted(getattr(data, part), s, config.seed) for part in ("train", "val", "test")} for s in shifts}
+    parts = ("train", "val", "test") if config.adapted else ("test",)  # only refits need shifted training images
+    shifted = {s.name: {part: _shifted(getattr(data, part), s, config.seed) for part in parts} for s in shifts}
     for entry in config.models:
         fitter = _Fitter(entry, data, config, cache)
         started = time.perf_counter()
@@ -106,12 +107,12 @@ def run_dataset(
         clean_row = fitter.evaluate(clean, data.test, shift="clean", protocol="clean", phase="clean")
         rows.append(clean_row)
         for shift in shifts:
-            parts = shifted[shift.name]
+            images = shifted[shift.name]
             keys = {"shift": shift.name, "protocol": shift.protocol}
-            rows.append(fitter.evaluate(clean, parts["test"], **keys, phase="no_adaptation"))
+            rows.append(fitter.evaluate(clean, images["test"], **keys, phase="no_adaptation"))
             if config.adapted:
-                refit = fitter.fit(parts["train"], parts["val"])
-                rows.append(fitter.evaluate(refit, parts["test"], **keys, phase="adapted"))
+                refit = fitter.fit(images["train"], images["val"])
+                rows.append(fitter.evaluate(refit, images["test"], **keys, phase="adapted"))
         seconds = time.perf_counter() - started
         log(f"[{data.name}] {entry.name}: clean image AUROC {clean_row['image_auroc']:.3f}, {seconds:.0f} s")
     return rows
