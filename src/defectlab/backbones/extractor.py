@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from timm.models import FeatureListNet
+from torch import nn
 from tqdm.auto import tqdm
 
 from defectlab.backbones.registry import create_backbone, get_spec
@@ -40,13 +41,45 @@ class FeatureConfig:
         }
 
 
+def resize_batch(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
+    """uint8 HxWx3 images of any size -> an NCHW float32 batch at `size` x `size`, values 0-255
+    (bilinear with antialiasing, channels-last memory)."""
+    tensors = []
+    for image in images:
+        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0).float()
+        if x.shape[-2:] != (size, size):
+            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        tensors.append(x)
+    return torch.cat(tensors).contiguous(memory_format=torch.channels_last)
+
+
+class Embedding(nn.Module):
+    """Resized images (N, 3, S, S), values 0-255 -> patch features (N, C, h, w): the backbone's
+    normalization, the chosen layers, pool_size x pool_size average pooling (stride 1, same size),
+    bilinear upsampling to the largest map and concatenation. Traceable, so it exports as a graph."""
+
+    def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float], pool_size: int) -> None:
+        super().__init__()
+        self.net = net
+        self.pool_size = pool_size
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        maps = self.net((images / 255.0 - self.mean) / self.std)
+        pool = self.pool_size
+        if pool > 1:
+            maps = [F.avg_pool2d(m, pool, stride=1, padding=pool // 2, count_include_pad=False) for m in maps]
+        target = maps[0].shape[-2:]
+        maps = [
+            m if m.shape[-2:] == target else F.interpolate(m, size=target, mode="bilinear", align_corners=False) for m in maps
+        ]
+        return torch.cat(maps, dim=1).contiguous()
+
+
 @dataclass
 class FeatureExtractor:
-    """Turns uint8 RGB images into NCHW patch-feature maps.
-
-    Feature maps of `layers` are average-pooled (pool_size x pool_size, stride 1, same size),
-    bilinearly upsampled to the largest map, and concatenated along channels.
-    """
+    """Turns uint8 RGB images into NCHW patch-feature maps (:func:`resize_batch`, then :class:`Embedding`)."""
 
     config: FeatureConfig = field(default_factory=FeatureConfig)
     batch_size: int = 16
@@ -66,12 +99,10 @@ class FeatureExtractor:
         # Nested feature modules (EfficientNet's "blocks.2") need one level of Sequential flattened;
         # top-level ones (ResNet's "layer2") must stay whole or FeatureListNet cannot find them.
         flatten = any("." in name for name in names)
-        self.net = FeatureListNet(model, out_indices=out_indices, flatten_sequential=flatten).eval()
-        self.net = self.net.to(memory_format=torch.channels_last)
+        net = FeatureListNet(model, out_indices=out_indices, flatten_sequential=flatten)
+        self.embedding = Embedding(net, spec.mean, spec.std, self.config.pool_size).eval().to(memory_format=torch.channels_last)
         self.channels = [model.feature_info[i]["num_chs"] for i in out_indices]
         self.strides = [model.feature_info[i]["reduction"] for i in out_indices]
-        self.mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
-        self.std = torch.tensor(spec.std).view(1, 3, 1, 1)
 
     @property
     def num_channels(self) -> int:
@@ -83,29 +114,6 @@ class FeatureExtractor:
         """Side of the (square) feature map for the configured image size."""
         return -(-self.config.image_size // min(self.strides))
 
-    def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """uint8 HxWx3 images of any size -> normalized NCHW float32 at image_size."""
-        size = self.config.image_size
-        tensors = []
-        for image in images:
-            x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0).float()
-            if x.shape[-2:] != (size, size):
-                x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-            tensors.append(x)
-        batch = torch.cat(tensors) / 255.0
-        return ((batch - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
-
-    def _embed(self, batch: torch.Tensor) -> torch.Tensor:
-        maps = self.net(batch)
-        pool = self.config.pool_size
-        if pool > 1:
-            maps = [F.avg_pool2d(m, pool, stride=1, padding=pool // 2, count_include_pad=False) for m in maps]
-        target = maps[0].shape[-2:]
-        maps = [
-            m if m.shape[-2:] == target else F.interpolate(m, size=target, mode="bilinear", align_corners=False) for m in maps
-        ]
-        return torch.cat(maps, dim=1).contiguous()
-
     def batches(self, images: Sequence[np.ndarray], progress: bool = False) -> Iterator[torch.Tensor]:
         """Yield feature maps (B, C, h, w) batch by batch."""
         threads = torch.get_num_threads()
@@ -116,7 +124,7 @@ class FeatureExtractor:
             with torch.inference_mode():
                 for start in range(0, len(images), self.batch_size):
                     chunk = images[start : start + self.batch_size]
-                    yield self._embed(self.preprocess(chunk))
+                    yield self.embedding(resize_batch(chunk, self.config.image_size))
                     bar.update(len(chunk))
             bar.close()
         finally:

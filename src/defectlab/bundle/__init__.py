@@ -9,8 +9,9 @@ if TYPE_CHECKING:
     from defectlab.bundle.prediction import Predictor
 
 
-def load(path: str | os.PathLike[str], num_threads: int | None = None) -> Predictor:
-    """The predictor of the bundle at ``path``, whatever its kind (``num_threads``: CPU threads of a detector)."""
+def load(path: str | os.PathLike[str], num_threads: int | None = None, runtime: str | None = None) -> Predictor:
+    """The predictor of the bundle at ``path``, whatever its kind (``num_threads``: CPU threads of a detector;
+    ``runtime``: torch, onnx or openvino, None for the fastest export present, else torch)."""
     from defectlab.bundle.loading import load_predictor  # the models' imports are heavy: only when loading
 
-    return load_predictor(path, num_threads)
+    return load_predictor(path, num_threads, runtime)

@@ -37,7 +37,8 @@ class ClassifierPredictor(Predictor):
         self._cam_lock = threading.Lock()
 
     @classmethod
-    def load(cls, path: Path, num_threads: int | None = None) -> ClassifierPredictor:
+    def load(cls, path: Path, num_threads: int | None = None, runtime: str | None = None) -> ClassifierPredictor:
+        cls.torch_only(path, runtime)
         return cls(load_classifier_bundle(path), path)
 
     @property

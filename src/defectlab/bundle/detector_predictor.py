@@ -11,6 +11,7 @@ import numpy as np
 from defectlab.bundle.io import Bundle, load_bundle, save_threshold
 from defectlab.bundle.manifest import DETECTOR_KIND
 from defectlab.bundle.prediction import DEFECTIVE, NORMAL, Prediction, Predictor
+from defectlab.bundle.runtimes import choose_export, load_runtime
 from defectlab.calibration.scores import CalibrationScores
 from defectlab.calibration.thresholds import Threshold
 
@@ -27,13 +28,19 @@ class DetectorPredictor(Predictor):
     kind = DETECTOR_KIND
 
     def __init__(self, bundle: Bundle, path: Path) -> None:
-        super().__init__(path, bundle.manifest, bundle.model.detector.kind)
+        runtime = bundle.model.runtime.name if bundle.model.runtime is not None else "torch"
+        super().__init__(path, bundle.manifest, bundle.model.detector.kind, runtime)
         self.bundle = bundle
         self._edit = threading.Lock()
 
     @classmethod
-    def load(cls, path: Path, num_threads: int | None = None) -> DetectorPredictor:
-        return cls(load_bundle(path, num_threads=num_threads), path)
+    def load(cls, path: Path, num_threads: int | None = None, runtime: str | None = None) -> DetectorPredictor:
+        """The bundle at ``path``, scored by ``runtime`` (None: its fastest export present, else torch)."""
+        bundle = load_bundle(path, num_threads=num_threads)
+        chosen = choose_export(path, runtime)
+        if chosen is not None:
+            bundle.model.runtime = load_runtime(path, *chosen, num_threads=num_threads)
+        return cls(bundle, path)
 
     @property
     def image_size(self) -> int:

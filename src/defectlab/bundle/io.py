@@ -129,7 +129,7 @@ def _write_decision(folder: Path, bundle: Bundle, manifest: dict[str, Any]) -> N
 def save_threshold(path: str | Path, bundle: Bundle, value: float, by: str) -> Bundle:
     """Make ``value`` the decision threshold (method "manual") of the saved ``bundle`` at ``path``.
 
-    The folder is replaced atomically (its other files copied unchanged), so a failed write leaves
+    The folder is replaced atomically (its other files and folders, exports included, copied unchanged), so a failed write leaves
     the old bundle; the manifest's ``threshold_history`` records the value, the previous threshold,
     ``by`` (who set it) and when. Returns the updated bundle (sharing the model); ConfigError
     unless ``value`` is a positive finite number.
@@ -157,9 +157,11 @@ def save_threshold(path: str | Path, bundle: Bundle, value: float, by: str) -> B
     updated = replace(bundle, thresholds=thresholds, default_threshold=MANUAL, manifest=manifest)
 
     def write(folder: Path) -> None:
-        for file in path.iterdir():
-            if file.is_file() and file.name not in (MANIFEST, THRESHOLDS):
-                shutil.copy2(file, folder / file.name)
+        for entry in path.iterdir():
+            if entry.is_dir():  # exports (export/) stay: a threshold does not change the scores
+                shutil.copytree(entry, folder / entry.name)
+            elif entry.name not in (MANIFEST, THRESHOLDS):
+                shutil.copy2(entry, folder / entry.name)
         _write_decision(folder, updated, manifest)
 
     atomic_write_directory(path, write)

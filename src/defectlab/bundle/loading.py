@@ -28,7 +28,8 @@ def predictor_class(kind: str) -> type[Predictor]:
     return cls
 
 
-def load_predictor(path: str | os.PathLike[str], num_threads: int | None = None) -> Predictor:
-    """The predictor of the bundle at ``path`` (ModelError for anything that is not a bundle of a known kind)."""
+def load_predictor(path: str | os.PathLike[str], num_threads: int | None = None, runtime: str | None = None) -> Predictor:
+    """The predictor of the bundle at ``path`` scored by ``runtime`` (torch, onnx, openvino; None: the
+    fastest export present, else torch). ModelError for anything that is not a bundle of a known kind."""
     path = Path(path)
-    return predictor_class(bundle_kind(path)).load(path, num_threads)
+    return predictor_class(bundle_kind(path)).load(path, num_threads, runtime)

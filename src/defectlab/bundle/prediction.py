@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from defectlab.bundle.manifest import KIND_NAMES
+from defectlab.errors import ModelError
 from defectlab.explain.overlay import overlay, resize_map
 
 NORMAL = "Normal"
@@ -64,10 +66,23 @@ class Predictor(ABC):
     heatmap_name: ClassVar[str] = "Anomaly heatmap"
     """What the heatmap of this kind shows, for people."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any], model_name: str) -> None:
+    def __init__(self, path: Path, manifest: dict[str, Any], model_name: str, runtime: str = "torch") -> None:
         self.path = path
         self.manifest = manifest
         self.model_id = f"{path.name}:{model_name}:{manifest.get('created', 'unknown')}"
+        self.runtime = runtime
+        """What scores: ``torch``, or an export such as ``openvino-f32``."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: Path, num_threads: int | None = None, runtime: str | None = None) -> Predictor:
+        """The bundle at ``path`` (``num_threads`` CPU threads; ``runtime``: torch or an exported runtime)."""
+
+    @classmethod
+    def torch_only(cls, path: Path, runtime: str | None) -> None:
+        """ModelError when an exported ``runtime`` is asked of a kind that has no export."""
+        if runtime not in (None, "torch"):
+            raise ModelError(f"{path} is {KIND_NAMES[cls.kind]} bundle, which has no exported runtime: use --runtime torch")
 
     @property
     @abstractmethod
@@ -79,8 +94,8 @@ class Predictor(ABC):
         """One prediction per decoded uint8 HxWx3 image; ``explain`` adds the heatmap and overlay."""
 
     def describe(self) -> dict[str, Any]:
-        """The manifest facts a person or client needs (JSON-serializable): the manifest by default."""
-        return dict(self.manifest)
+        """The manifest facts a person or client needs (JSON-serializable): the manifest and the runtime by default."""
+        return {**self.manifest, "runtime": self.runtime}
 
     def warm_up(self) -> None:
         """Run one dummy prediction so that the first real one is not slow."""

@@ -13,9 +13,12 @@ from defectlab.cli.options import (
     CliState,
     CorruptionChoice,
     DetectorChoice,
+    ExportFormatChoice,
     FormatChoice,
     LayoutChoice,
+    PrecisionChoice,
     PresetChoice,
+    RuntimeChoice,
     SynthKindChoice,
     ThresholdChoice,
     echo_lines,
@@ -36,6 +39,10 @@ app = typer.Typer(
 Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads for torch/faiss.")]
 Weights = Annotated[str, typer.Option("--weights", help="'default' (bundled), 'random', or a weights file.")]
 ImageSize = Annotated[int, typer.Option("--image-size", help="Square input size in pixels.")]
+Runtime = Annotated[
+    RuntimeChoice | None,
+    typer.Option("--runtime", help="What scores: torch, onnx or openvino (default: the fastest export present, else torch)."),
+]
 BundleDir = Annotated[Path, typer.Argument(metavar="BUNDLE", help="Bundle directory (detector, routed, classifier or open-set).")]
 
 
@@ -218,6 +225,7 @@ def evaluate(
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the metrics to this JSON file.")] = None,
     threads: Threads = None,
+    runtime: Runtime = None,
 ) -> None:
     """Evaluate a bundle on the test part of its split.
 
@@ -233,7 +241,7 @@ def evaluate(
     from defectlab.workflows.kinds import evaluate as evaluate_predictor
 
     use_threads(threads)
-    predictor = load(bundle_dir, num_threads=threads)
+    predictor = load(bundle_dir, num_threads=threads, runtime=runtime.value if runtime else None)
     request = EvaluationRequest(data, category, fmt.value if fmt else None, split)
     evaluation = evaluate_predictor(predictor, request)
     if json_out:
@@ -252,6 +260,7 @@ def score(
         ),
     ],
     threads: Threads = None,
+    runtime: Runtime = None,
 ) -> None:
     """Score images with a detector bundle: writes scores.csv (path, score, threshold, decision) and a heatmap
     overlay per image; a routed bundle adds the category (or "unknown category"). With a classifier or open-set
@@ -260,7 +269,44 @@ def score(
     from defectlab.workflows.kinds import score as score_images
 
     use_threads(threads)
-    echo_lines(score_images(load(bundle_dir, num_threads=threads), inputs, out))
+    predictor = load(bundle_dir, num_threads=threads, runtime=runtime.value if runtime else None)
+    echo_lines(score_images(predictor, inputs, out))
+
+
+@app.command("export")
+def export_cmd(
+    bundle_dir: Annotated[Path, typer.Argument(metavar="BUNDLE", help="Anomaly-detector bundle directory.")],
+    fmt: Annotated[ExportFormatChoice, typer.Option("--format", help="onnx (ONNX Runtime) or openvino (OpenVINO IR).")],
+    precision: Annotated[
+        PrecisionChoice,
+        typer.Option(
+            "--precision",
+            help="f32 (both formats); OpenVINO also bf16 (computed in bfloat16 where the CPU has it), "
+            "f16 (float16 weights) and int8 (NNCF post-training quantization on --calibration).",
+        ),
+    ] = PrecisionChoice.F32,
+    calibration: Annotated[
+        Path | None, typer.Option("--calibration", help="Folder of normal images to quantize on (int8 only).")
+    ] = None,
+) -> None:
+    """Write the bundle's whole inference path (normalization, backbone, patch pooling, detector scoring,
+    image score, map upsampling and smoothing) as graphs with a dynamic batch axis into BUNDLE/export/,
+    checked against torch on seeded images. `score`, `evaluate` and `serve` then use the fastest export
+    present (or the one `--runtime` names)."""
+    from defectlab.data.files import list_images, require_dir
+    from defectlab.data.imageio import load_image
+    from defectlab.export.bundle_export import export_bundle
+
+    images = None
+    if calibration is not None:
+        images = [load_image(p) for p in list_images(require_dir(calibration, "calibration folder"), recursive=True)]
+    info = export_bundle(bundle_dir, fmt.value, precision.value, images)
+    parity = info["parity_with_torch"]
+    typer.echo(
+        f"wrote {bundle_dir / 'export' / (fmt.value + '-' + precision.value)} ({info['detector']}, {info['runtime']}); "
+        f"largest relative difference from torch: scores {parity['scores_max_relative_difference']:.1e}, "
+        f"maps {parity['maps_max_relative_difference']:.1e}"
+    )
 
 
 app.command("train-classifier")(classifiers.train_classifier_cmd)

@@ -26,6 +26,30 @@ class DetectorChoice(StrEnum):
     CAE = "cae"
 
 
+class RuntimeChoice(StrEnum):
+    """What scores a bundle (``defectlab.bundle.runtimes.RUNTIMES``): torch, or an export made by `defectlab export`."""
+
+    TORCH = "torch"
+    ONNX = "onnx"
+    OPENVINO = "openvino"
+
+
+class ExportFormatChoice(StrEnum):
+    """The formats `defectlab export` writes (``defectlab.bundle.runtimes.FORMATS``)."""
+
+    ONNX = "onnx"
+    OPENVINO = "openvino"
+
+
+class PrecisionChoice(StrEnum):
+    """Export precisions (``defectlab.bundle.runtimes.PRECISIONS``: ONNX f32; OpenVINO f32, bf16, f16, int8)."""
+
+    F32 = "f32"
+    BF16 = "bf16"
+    F16 = "f16"
+    INT8 = "int8"
+
+
 class FormatChoice(StrEnum):
     """The dataset formats (``defectlab.data.formats.FORMATS``)."""
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from defectlab.cli.options import use_threads
+from defectlab.cli.options import RuntimeChoice, use_threads
 
 
 def _service_settings(max_upload_mb: float, max_pixels: int, workers: int, threads: int | None, edit: bool = False):
@@ -38,6 +38,10 @@ AllowThresholdEdit = Annotated[
         "--allow-threshold-edit", help="Let POST /v1/model/threshold and the UI's Save threshold rewrite the bundle's threshold."
     ),
 ]
+Runtime = Annotated[
+    RuntimeChoice | None,
+    typer.Option("--runtime", help="What scores: torch, onnx or openvino (default: the fastest export present, else torch)."),
+]
 Bundle = Annotated[Path, typer.Argument(metavar="BUNDLE", help="Bundle to serve (detector, routed, classifier or open-set).")]
 
 
@@ -52,6 +56,7 @@ def serve(
     threads: Threads = None,
     examples: Examples = None,
     allow_threshold_edit: AllowThresholdEdit = False,
+    runtime: Runtime = None,
 ) -> None:
     """Serve a bundle over HTTP: GET /health, GET /v1/model, POST /v1/predict (multipart field `file`),
     POST /v1/predict/batch (fields `files`), POST /v1/model/threshold (with --allow-threshold-edit), OpenAPI docs at /docs, the browser UI at /ui.
@@ -60,7 +65,7 @@ def serve(
     from defectlab.serve.server import run as run_server
 
     settings = _service_settings(max_upload_mb, max_pixels, workers, threads, allow_threshold_edit)
-    service = build_service(bundle_dir, settings, ui=not no_ui, examples=examples)
+    service = build_service(bundle_dir, settings, ui=not no_ui, examples=examples, runtime=runtime.value if runtime else None)
     typer.echo(f"serving {bundle_dir} on http://{host}:{port} (API docs /docs{'' if no_ui else ', UI /ui'})")
     run_server(service, host, port)
 
@@ -75,12 +80,13 @@ def app_cmd(
     threads: Threads = None,
     examples: Examples = None,
     allow_threshold_edit: AllowThresholdEdit = False,
+    runtime: Runtime = None,
 ) -> None:
     """The browser UI alone (no REST API): upload an image, see the verdict, heatmap and overlay."""
     from defectlab.serve.server import build_ui_app
     from defectlab.serve.server import run as run_server
 
     settings = _service_settings(max_upload_mb, max_pixels, workers, threads, allow_threshold_edit)
-    service = build_ui_app(bundle_dir, settings, examples)
+    service = build_ui_app(bundle_dir, settings, examples, runtime=runtime.value if runtime else None)
     typer.echo(f"UI for {bundle_dir} on http://{host}:{port}/")
     run_server(service, host, port)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from defectlab.errors import ConfigError
 
@@ -47,9 +48,20 @@ def to_anomaly_map(patch_scores: torch.Tensor, size: int | tuple[int, int], sigm
     return gaussian_blur(upsample(patch_scores.float(), size), sigma)
 
 
+class AnomalyMap(nn.Module):
+    """Patch scores (N, h, w) -> smoothed pixel anomaly maps (N, S, S): :func:`to_anomaly_map` as a traceable module."""
+
+    def __init__(self, size: int, sigma: float) -> None:
+        super().__init__()
+        self.size, self.sigma = size, sigma
+
+    def forward(self, patch_scores: torch.Tensor) -> torch.Tensor:
+        return to_anomaly_map(patch_scores, self.size, self.sigma)
+
+
 def top_k_mean(values: torch.Tensor, k: int) -> torch.Tensor:
     """Mean of the k largest values of each row of (N, ...) `values` (k=1 is the max)."""
-    flat = values.reshape(len(values), -1)
+    flat = values.reshape(values.shape[0], -1)
     return flat.topk(min(k, flat.shape[1]), dim=1).values.mean(1)
 
 
@@ -79,11 +91,12 @@ def image_scores(patch_scores: torch.Tensor, aggregation: str, top_k: int = 10, 
         h, w = patch_scores.shape[-2:]
         sigma = min(smoothing, (min(h, w) - 1) / 4.5)  # the blur radius must stay inside the map
         patch_scores = gaussian_blur(patch_scores.float(), sigma) if min(h, w) > 1 else patch_scores
-    return patch_scores.reshape(len(patch_scores), -1).max(1).values
+    return patch_scores.reshape(patch_scores.shape[0], -1).max(1).values
 
 
 __all__ = [
     "AGGREGATIONS",
+    "AnomalyMap",
     "check_aggregation",
     "gaussian_kernel1d",
     "gaussian_blur",

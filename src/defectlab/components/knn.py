@@ -8,6 +8,7 @@ from typing import Protocol
 import faiss
 import numpy as np
 import torch
+from torch import nn
 
 from defectlab.errors import NotFittedError
 
@@ -79,6 +80,22 @@ class TorchExactIndex:
     @property
     def size(self) -> int:
         return 0 if self._bank is None else len(self._bank)
+
+
+class NearestDistance(nn.Module):
+    """Euclidean distance (Q,) of each query row (Q, D) to its nearest row of a fixed bank (M, D), as
+    matrix operations: sqrt(|q|^2 + min_j(|b_j|^2 - 2 q.b_j)), one matrix product with a bias and a
+    row minimum (the exact search an exported graph runs, where no index library is present)."""
+
+    def __init__(self, bank: torch.Tensor) -> None:
+        super().__init__()
+        bank = bank.float()
+        self.register_buffer("weight", (-2.0 * bank.T).contiguous())
+        self.register_buffer("bias", bank.pow(2).sum(1))
+
+    def forward(self, queries: torch.Tensor) -> torch.Tensor:
+        nearest = torch.addmm(self.bias, queries, self.weight).amin(1) + queries.pow(2).sum(1)
+        return nearest.clamp_min(0.0).sqrt()
 
 
 INDEXES = {"faiss": FaissFlatIndex, "torch": TorchExactIndex}

@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
+from defectlab.components.anomaly_map import image_scores
 from defectlab.errors import DataError, ModelError, NotFittedError
 
 
@@ -42,6 +44,12 @@ class Detector(ABC):
         without refitting from scratch. Detectors without a few-shot update raise ModelError."""
         raise ModelError(f"{type(self).__name__} has no few-shot adaptation")
 
+    def scoring_graph(self) -> ScoringGraph:
+        """The fitted scoring as a traceable module, features (N, C, h, w) -> (image scores (N,),
+        patch scores (N, h, w)) equal to :meth:`score`'s: what an exported model runs. ModelError for a
+        detector (or a setting) that has no graph form."""
+        raise ModelError(f"a {self.kind} detector cannot be exported: it has no graph form")
+
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters (JSON-serializable)."""
         return {f.name: v for f, v in zip(fields(self), asdict(self).values()) if f.init}
@@ -64,3 +72,17 @@ def check_features(features: torch.Tensor, what: str, channels: int | None = Non
         raise DataError(f"{what}: no images")
     if channels is not None and features.shape[1] != channels:
         raise DataError(f"{what}: expected {channels} feature channels, got {features.shape[1]}")
+
+
+class ScoringGraph(nn.Module):
+    """A detector's patch scores (a module: features -> (N, h, w)) and its image score aggregation
+    (:func:`~defectlab.components.anomaly_map.image_scores`), as one traceable module."""
+
+    def __init__(self, patch_scores: nn.Module, aggregation: str, top_k: int, smoothing: float) -> None:
+        super().__init__()
+        self.patch_scores = patch_scores
+        self.aggregation, self.top_k, self.smoothing = aggregation, top_k, smoothing
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        patch_scores = self.patch_scores(features)
+        return image_scores(patch_scores, self.aggregation, self.top_k, self.smoothing), patch_scores

@@ -12,7 +12,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from defectlab.components.anomaly_map import check_aggregation, image_scores
-from defectlab.detectors.base import Detector, check_features
+from defectlab.detectors.base import Detector, ScoringGraph, check_features
 from defectlab.errors import ConfigError, DataError, ModelError
 
 NETWORK_PREFIX = "network."
@@ -144,25 +144,31 @@ class FeatureCAE(Detector):
     def score(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.check_fitted()
         check_features(features, "FeatureCAE.score", channels=len(self.mean_))
-        patch_scores = self._errors(features)
-        if self.normalize_positions:
-            if patch_scores.shape[1:] != self.error_mean_.shape:
-                raise DataError(
-                    f"FeatureCAE.score: feature map {tuple(patch_scores.shape[1:])} differs from the fitted "
-                    f"{tuple(self.error_mean_.shape)}; use the same image size as in training"
-                )
-            patch_scores = (patch_scores - self.error_mean_) / self.error_std_
+        if self.normalize_positions and tuple(features.shape[-2:]) != tuple(self.error_mean_.shape):
+            raise DataError(
+                f"FeatureCAE.score: feature map {tuple(features.shape[-2:])} differs from the fitted "
+                f"{tuple(self.error_mean_.shape)}; use the same image size as in training"
+            )
+        patch_scores = self._errors(features, self._error_map())
         return image_scores(patch_scores, self.aggregation, self.top_k, self.smoothing), patch_scores
 
-    def _errors(self, features: torch.Tensor) -> torch.Tensor:
-        """(N, h, w) mean squared reconstruction error of the standardized features."""
-        mean, std = self.mean_.view(1, -1, 1, 1), self.std_.view(1, -1, 1, 1)
-        maps = []
+    def scoring_graph(self) -> ScoringGraph:
+        """The reconstruction-error map as one graph (what :meth:`score` runs batch by batch)."""
+        self.check_fitted()
+        return ScoringGraph(self._error_map(), self.aggregation, self.top_k, self.smoothing)
+
+    def _error_map(self, normalized: bool | None = None) -> _ErrorMap:
+        """The error-map module; position-normalized when the detector normalizes (and `normalized` is not False)."""
+        if normalized is None:
+            normalized = self.normalize_positions
+        positions = (self.error_mean_, self.error_std_) if normalized else None
+        return _ErrorMap(self.network_, self.mean_, self.std_, positions)
+
+    def _errors(self, features: torch.Tensor, error_map: _ErrorMap | None = None) -> torch.Tensor:
+        """(N, h, w) error map (raw mean squared reconstruction error unless `error_map` says otherwise), batch by batch."""
+        error_map = error_map or self._error_map(normalized=False)
         with torch.no_grad():
-            for batch in features.float().split(SCORE_BATCH):
-                x = (batch - mean) / std
-                maps.append((self.network_(x) - x).pow(2).mean(1))
-        return torch.cat(maps)
+            return torch.cat([error_map(batch) for batch in features.float().split(SCORE_BATCH)])
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         self.check_fitted()
@@ -189,6 +195,34 @@ class FeatureCAE(Detector):
             {"epoch": i + 1, "train_loss": float(t), "val_loss": float(v)} for i, (t, v) in enumerate(losses.tolist())
         ]
         return self
+
+
+class _ErrorMap(nn.Module):
+    """Features (N, C, h, w) -> mean over channels of the squared reconstruction error of the
+    standardized features (N, h, w), standardized per position by `positions` (mean, std) when given."""
+
+    def __init__(
+        self,
+        network: nn.Module,
+        mean: torch.Tensor,
+        std: torch.Tensor,
+        positions: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> None:
+        super().__init__()
+        self.network = network
+        self.register_buffer("mean", mean.view(1, -1, 1, 1))
+        self.register_buffer("std", std.view(1, -1, 1, 1))
+        self.normalized = positions is not None
+        if positions is not None:
+            self.register_buffer("error_mean", positions[0])
+            self.register_buffer("error_std", positions[1])
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        x = (features.float() - self.mean) / self.std
+        errors = (self.network(x) - x).pow(2).mean(1)
+        if self.normalized:
+            errors = (errors - self.error_mean) / self.error_std
+        return errors
 
 
 def _stored(tensor: torch.Tensor) -> torch.Tensor:

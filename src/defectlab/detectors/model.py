@@ -5,14 +5,17 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import torch
+from torch import nn
+from tqdm.auto import tqdm
 
 from defectlab.backbones.cache import FeatureCache
-from defectlab.backbones.extractor import FeatureConfig, FeatureExtractor
+from defectlab.backbones.extractor import FeatureConfig, FeatureExtractor, resize_batch
 from defectlab.components.align import Aligner, Alignment
-from defectlab.components.anomaly_map import to_anomaly_map
+from defectlab.components.anomaly_map import AnomalyMap, to_anomaly_map
 from defectlab.components.feature_stats import channel_statistics, match_statistics
 from defectlab.detectors.base import Detector
 from defectlab.errors import ConfigError, DataError
@@ -32,6 +35,32 @@ class Prediction:
     aligned: np.ndarray | None = None
 
 
+class GraphRuntime(Protocol):
+    """A model's exported graphs in a graph runtime (ONNX Runtime, OpenVINO): see :meth:`AnomalyModel.graphs`."""
+
+    name: str
+    """Runtime and precision, e.g. ``openvino-f32``."""
+
+    def scores(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Image scores (N,) and patch scores (N, h, w) of resized images (N, 3, S, S), float32 values 0-255."""
+        ...
+
+    def maps(self, patch_scores: np.ndarray) -> np.ndarray:
+        """Smoothed pixel anomaly maps (N, S, S) of patch scores (N, h, w)."""
+        ...
+
+
+class ImageScoring(nn.Module):
+    """Resized images (N, 3, S, S), values 0-255 -> (image scores (N,), patch scores (N, h, w))."""
+
+    def __init__(self, embedding: nn.Module, scoring: nn.Module) -> None:
+        super().__init__()
+        self.embedding, self.scoring = embedding, scoring
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.scoring(self.embedding(images))
+
+
 @dataclass
 class AnomalyModel:
     """Images in, anomaly scores and maps out. Higher = more anomalous."""
@@ -43,6 +72,7 @@ class AnomalyModel:
     num_threads: int | None = None
     cache: FeatureCache | None = None
     aligner: Aligner | None = None  # align each image to a template of the training normals first
+    runtime: GraphRuntime | None = None  # score with exported graphs instead of torch
 
     def __post_init__(self) -> None:
         self._extractor: FeatureExtractor | None = None
@@ -107,12 +137,38 @@ class AnomalyModel:
         maps = to_anomaly_map(patches, self.features.image_size, self.sigma)
         return Prediction(scores.numpy().astype(np.float64), maps.numpy())
 
+    def graphs(self) -> tuple[ImageScoring, AnomalyMap]:
+        """The fitted inference path as two traceable modules (what an export writes): resized images ->
+        (scores, patch scores), and patch scores -> smoothed maps. Raises ModelError for a detector
+        without a graph form; alignment stays outside (it runs before the first)."""
+        if hasattr(self, "condition_statistics_"):
+            raise ConfigError("a test-time standardized copy (matched_to) cannot be exported: export the fitted model")
+        scoring = ImageScoring(self.extractor.embedding, self.detector.scoring_graph()).eval()
+        return scoring, AnomalyMap(self.features.image_size, self.sigma).eval()
+
+    def _predict_with_runtime(
+        self, runtime: GraphRuntime, images: Sequence[np.ndarray], progress: bool, with_maps: bool
+    ) -> Prediction:
+        """Scores and maps of (aligned) `images` through the exported graphs, batch by batch."""
+        scores, maps = [], []
+        bar = tqdm(total=len(images), desc=runtime.name, unit="img", disable=None if progress else True, leave=False)
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            batch_scores, patch_scores = runtime.scores(resize_batch(chunk, self.features.image_size).contiguous().numpy())
+            scores.append(batch_scores.astype(np.float64))
+            maps.append(runtime.maps(patch_scores) if with_maps else np.zeros((len(chunk), 0, 0), np.float32))
+            bar.update(len(chunk))
+        bar.close()
+        return Prediction(np.concatenate(scores), np.concatenate(maps))
+
     def predict(self, images: Sequence[np.ndarray], progress: bool = False, with_maps: bool = True) -> Prediction:
-        """Scores and anomaly maps for `images`, batch by batch."""
+        """Scores and anomaly maps for `images`, batch by batch (through the exported graphs when a runtime is set)."""
         if len(images) == 0:
             raise DataError("no images to score")
         images, alignments = self._aligned(images)
-        if self.cache is not None:
+        if self.runtime is not None:
+            prediction = self._predict_with_runtime(self.runtime, images, progress, with_maps)
+        elif self.cache is not None:
             prediction = self.predict_features(self.extract(images, progress=progress), with_maps)
         else:
             parts = [self.predict_features(f, with_maps) for f in self.extractor.batches(images, progress=progress)]

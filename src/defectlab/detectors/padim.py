@@ -6,10 +6,11 @@ import copy
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
-from defectlab.components.anomaly_map import check_aggregation, image_scores
+from defectlab.components.anomaly_map import check_aggregation
 from defectlab.components.gaussian import fit_gaussians, mahalanobis, map_adapt_gaussians
-from defectlab.detectors.base import Detector, check_features
+from defectlab.detectors.base import Detector, ScoringGraph, check_features
 from defectlab.errors import DataError
 
 
@@ -50,10 +51,13 @@ class PaDiM(Detector):
                 f"PaDiM.score: feature map {tuple(features.shape[-2:])} differs from the fitted "
                 f"{tuple(self.map_size_.tolist())}; use the same image size as in training"
             )
-        n, _, h, w = features.shape
-        distances = mahalanobis(_positions(features[:, self.channels_].float()), self.mean_, self.inv_cov_)
-        maps = distances.view(n, h, w)
-        return image_scores(maps, self.aggregation, self.top_k, self.smoothing), maps
+        return self.scoring_graph()(features)
+
+    def scoring_graph(self) -> ScoringGraph:
+        """Per-position Mahalanobis distances as graph operations (what :meth:`score` runs)."""
+        self.check_fitted()
+        distances = _PositionDistances(self.channels_, self.mean_, self.inv_cov_)
+        return ScoringGraph(distances, self.aggregation, self.top_k, self.smoothing)
 
     def adapt(self, features: torch.Tensor) -> PaDiM:
         """A copy whose Gaussians are MAP-updated towards `features` (k normal images of a new
@@ -76,6 +80,20 @@ class PaDiM(Detector):
         self.inv_cov_ = tensors["inv_cov"].float()
         self.map_size_ = tensors["map_size"].long()
         return self
+
+
+class _PositionDistances(nn.Module):
+    """Features (N, C, h, w) -> Mahalanobis distance of each position's selected channels (N, h, w)."""
+
+    def __init__(self, channels: torch.Tensor, mean: torch.Tensor, inv_cov: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("channels", channels)
+        self.register_buffer("mean", mean)
+        self.register_buffer("inv_cov", inv_cov)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = features.shape
+        return mahalanobis(_positions(features[:, self.channels].float()), self.mean, self.inv_cov).view(n, h, w)
 
 
 def _positions(features: torch.Tensor) -> torch.Tensor:

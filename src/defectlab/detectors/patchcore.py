@@ -6,12 +6,13 @@ import copy
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 from defectlab.components.anomaly_map import check_aggregation, image_scores
 from defectlab.components.coreset import GreedyCoresetSampler, RandomSampler
-from defectlab.components.knn import INDEXES, NearestNeighbourIndex
-from defectlab.detectors.base import Detector, check_features
-from defectlab.errors import ConfigError
+from defectlab.components.knn import INDEXES, NearestDistance, NearestNeighbourIndex
+from defectlab.detectors.base import Detector, ScoringGraph, check_features
+from defectlab.errors import ConfigError, ModelError
 
 SAMPLERS = ("greedy", "random")
 
@@ -125,6 +126,17 @@ class PatchCore(Detector):
             scores = scores * self._isolation_weights(patches.view(n, h * w, -1), patch_scores, nearest.view(n, -1))
         return scores, patch_scores.view(n, h, w)
 
+    def scoring_graph(self) -> ScoringGraph:
+        """Exact nearest-bank distances over the whole memory bank (an adapted copy's added rows
+        included) as graph operations; not for ``reweight=True``."""
+        self.check_fitted()
+        if self.reweight:
+            raise ModelError(
+                "a patchcore detector with reweight=True cannot be exported: its isolation weights need a "
+                "k-nearest search of the bank; refit with reweight off"
+            )
+        return ScoringGraph(_PatchDistances(self.memory_bank_), self.aggregation, self.top_k, self.smoothing)
+
     def _isolation_weights(self, patches: torch.Tensor, patch_scores: torch.Tensor, nearest: torch.Tensor) -> torch.Tensor:
         """Paper eq. 7: 1 - softmax weight of the nearest bank entry among its own neighbours."""
         rows = torch.arange(len(patches))
@@ -144,6 +156,18 @@ class PatchCore(Detector):
         self.memory_bank_ = tensors["memory_bank"].float().contiguous()
         self._build_index()
         return self
+
+
+class _PatchDistances(nn.Module):
+    """Features (N, C, h, w) -> each patch's distance to its nearest bank row (N, h, w)."""
+
+    def __init__(self, bank: torch.Tensor) -> None:
+        super().__init__()
+        self.nearest = NearestDistance(bank)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = features.shape
+        return self.nearest(_to_patches(features)).view(n, h, w)
 
 
 def _to_patches(features: torch.Tensor) -> torch.Tensor:

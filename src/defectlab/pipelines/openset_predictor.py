@@ -33,7 +33,8 @@ class OpenSetPredictor(Predictor):
         self.bundle = bundle
 
     @classmethod
-    def load(cls, path: Path, num_threads: int | None = None) -> OpenSetPredictor:
+    def load(cls, path: Path, num_threads: int | None = None, runtime: str | None = None) -> OpenSetPredictor:
+        cls.torch_only(path, runtime)
         return cls(load_openset_bundle(path), path)
 
     @property

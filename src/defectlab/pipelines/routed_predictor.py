@@ -27,7 +27,8 @@ class RoutedPredictor(Predictor):
         self.model = model
 
     @classmethod
-    def load(cls, path: Path, num_threads: int | None = None) -> RoutedPredictor:
+    def load(cls, path: Path, num_threads: int | None = None, runtime: str | None = None) -> RoutedPredictor:
+        cls.torch_only(path, runtime)
         return cls(load_routed_bundle(path), path)
 
     @property

@@ -8,12 +8,19 @@ from pathlib import Path
 from defectlab.serve.limits import ServiceSettings
 
 
-def build_service(bundle: str | os.PathLike[str], settings: ServiceSettings, ui: bool = True, examples: Path | None = None):
-    """The FastAPI application over the bundle at ``bundle``, with the UI at ``/ui`` when ``ui``."""
+def build_service(
+    bundle: str | os.PathLike[str],
+    settings: ServiceSettings,
+    ui: bool = True,
+    examples: Path | None = None,
+    runtime: str | None = None,
+):
+    """The FastAPI application over the bundle at ``bundle`` scored by ``runtime`` (None: the fastest
+    export present, else torch), with the UI at ``/ui`` when ``ui``."""
     from defectlab.bundle import load
     from defectlab.serve.app import create_app
 
-    predictor = load(bundle)
+    predictor = load(bundle, runtime=runtime)
     app = create_app(predictor, settings)
     if ui:
         from defectlab.serve.ui import mount_ui
@@ -22,12 +29,14 @@ def build_service(bundle: str | os.PathLike[str], settings: ServiceSettings, ui:
     return app
 
 
-def build_ui_app(bundle: str | os.PathLike[str], settings: ServiceSettings, examples: Path | None = None):
+def build_ui_app(
+    bundle: str | os.PathLike[str], settings: ServiceSettings, examples: Path | None = None, runtime: str | None = None
+):
     """A FastAPI application serving only the UI (at ``/``) over the bundle at ``bundle``."""
     from defectlab.bundle import load
     from defectlab.serve.ui import standalone_app
 
-    predictor = load(bundle)
+    predictor = load(bundle, runtime=runtime)
     predictor.warm_up()
     return standalone_app(predictor, settings, examples)
 

@@ -8,6 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from defectlab.bundle.runtimes import FORMATS as FORMATS_EXPORTED
+from defectlab.bundle.runtimes import PRECISIONS, RUNTIMES
 from defectlab.classifiers.labels import SCHEMES
 from defectlab.classifiers.losses import LOSSES
 from defectlab.classifiers.registry import CLASSIFIERS
@@ -18,11 +20,14 @@ from defectlab.cli.options import (
     CliState,
     CorruptionChoice,
     DetectorChoice,
+    ExportFormatChoice,
     FormatChoice,
     LayoutChoice,
     LossChoice,
     ModeChoice,
+    PrecisionChoice,
     PresetChoice,
+    RuntimeChoice,
     SchemeChoice,
     SynthKindChoice,
     ThresholdChoice,
@@ -49,6 +54,9 @@ from defectlab.workflows.detection import THRESHOLD_METHODS
         (LayoutChoice, LAYOUTS),
         (PresetChoice, PRESETS),
         (CorruptionChoice, CORRUPTIONS),
+        (RuntimeChoice, RUNTIMES),
+        (ExportFormatChoice, FORMATS_EXPORTED),
+        (PrecisionChoice, tuple(dict.fromkeys(p for ps in PRECISIONS.values() for p in ps))),
     ],
 )
 def test_choices_are_the_registry_names(choice, registry) -> None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from defectlab.backbones.extractor import FeatureConfig, FeatureExtractor
+from defectlab.backbones.extractor import FeatureConfig, FeatureExtractor, resize_batch
 from defectlab.backbones.registry import create_backbone, get_spec
 from defectlab.errors import ConfigError
 
@@ -111,17 +111,29 @@ def test_batch_size_does_not_change_features(random_config, normal_images) -> No
     assert torch.allclose(torch.cat(batches), many, atol=1e-5)
 
 
-def test_preprocess_resizes_and_normalizes(random_extractor) -> None:
+def test_resize_batch_resizes_and_keeps_the_0_255_range() -> None:
     white = np.full((64, 64, 3), 255, np.uint8)
     black_big = np.zeros((90, 130, 3), np.uint8)
-    batch = random_extractor.preprocess([white, black_big])
+    batch = resize_batch([white, black_big], 64)
     assert batch.shape == (2, 3, 64, 64) and batch.dtype == torch.float32
-    assert torch.allclose(batch[0], torch.ones(3, 64, 64))  # (1 - 0.5) / 0.5
-    assert torch.allclose(batch[1], -torch.ones(3, 64, 64))  # (0 - 0.5) / 0.5
+    assert torch.allclose(batch[0], torch.full((3, 64, 64), 255.0))
+    assert torch.allclose(batch[1], torch.zeros(3, 64, 64))
     rgb = np.zeros((64, 64, 3), np.uint8)
     rgb[..., 0] = 255
-    x = random_extractor.preprocess([rgb])[0]
-    assert torch.allclose(x[0], torch.ones(64, 64)) and torch.allclose(x[1:], -torch.ones(2, 64, 64))
+    x = resize_batch([rgb], 64)[0]
+    assert torch.allclose(x[0], torch.full((64, 64), 255.0)) and torch.allclose(x[1:], torch.zeros(2, 64, 64))
+
+
+def test_embedding_normalizes_with_the_backbone_statistics(random_extractor) -> None:
+    seen = []
+    embedding = random_extractor.embedding
+    handle = embedding.net.register_forward_pre_hook(lambda _module, args: seen.append(args[0]))
+    try:
+        embedding(resize_batch([np.full((64, 64, 3), 255, np.uint8), np.zeros((64, 64, 3), np.uint8)], 64))
+    finally:
+        handle.remove()
+    assert torch.allclose(seen[0][0], torch.ones(3, 64, 64))  # (1 - 0.5) / 0.5
+    assert torch.allclose(seen[0][1], -torch.ones(3, 64, 64))  # (0 - 0.5) / 0.5
 
 
 def test_images_of_other_sizes_are_resized_first(random_extractor, normal_images) -> None:
