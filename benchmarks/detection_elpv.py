@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from peer_process import anomalib_python, run_json
 
 TARGETS = {"auroc": {"mono": 0.93, "poly": 0.85}, "fit_seconds": 45.0, "ms_per_image": 60.0}
 
@@ -71,28 +72,6 @@ def run_anomalib(cell: str) -> dict:
     return fit_and_score(cell)
 
 
-def _subprocess(args: list[str], python: str = sys.executable) -> dict:
-    root = Path(__file__).resolve().parents[1]
-    env_path = f"{root / 'src'}:{root / 'benchmarks'}"
-    out = subprocess.run(
-        [python, __file__, *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**__import__("os").environ, "PYTHONPATH": env_path},
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _anomalib_python(given: str | None) -> str | None:
-    """The interpreter that can import anomalib: the given one, else this one if it can."""
-    candidates = [given] if given else [sys.executable]
-    for python in candidates:
-        if subprocess.run([python, "-c", "import anomalib"], capture_output=True).returncode == 0:
-            return python
-    return None
-
-
 def _verdict(row: dict) -> str:
     if row["tool"] != "defectlab" or row["detector"] != "patchcore":
         return ""
@@ -119,14 +98,14 @@ def main() -> None:
     if args.anomalib:
         print(json.dumps(run_anomalib(args.anomalib)))
         return
-    peer = _anomalib_python(args.anomalib_python)
+    peer = anomalib_python(args.anomalib_python)
     rows = []
     for cell in args.cells.split(","):
         for detector in args.detectors.split(","):
-            rows.append(_subprocess(["--one", detector, cell]))
+            rows.append(run_json(Path(__file__), ["--one", detector, cell]))
             print(f"done: defectlab {detector} {cell}", file=sys.stderr)
         if peer and "patchcore" in args.detectors:
-            rows.append(_subprocess(["--anomalib", cell], python=peer))
+            rows.append(run_json(Path(__file__), ["--anomalib", cell], python=peer))
             print(f"done: anomalib patchcore {cell}", file=sys.stderr)
     if not peer:
         print("anomalib is not installed (pip install 'defectlab[anomalib]'): peer figures skipped", file=sys.stderr)

@@ -95,3 +95,11 @@ def test_bad_router_requests(routed, env, tmp_path: Path) -> None:
     neu = run_cli(["fit-router", "--data", root, "--format", "neu", "--out", tmp_path / "r", *FAST], env, tmp_path)
     assert_one_line_error(neu, "no categories to route between")
     assert not (tmp_path / "r").exists()
+
+
+def test_a_routed_bundle_has_no_exported_runtime(routed, env, tmp_path: Path) -> None:
+    work, root, out = routed
+    score = run_cli(["score", out, root / "texture" / "test", "--out", tmp_path / "s", "--runtime", "onnx"], env, work)
+    assert_one_line_error(score, "routed (multi-category) bundle, which has no exported runtime: use --runtime torch")
+    assert_one_line_error(run_cli(["export", out, "--format", "onnx"], env, work), "only anomaly-detector bundles export")
+    assert not (tmp_path / "s").exists()

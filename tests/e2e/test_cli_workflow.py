@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 import statistics
 from pathlib import Path
 
@@ -229,3 +230,25 @@ def test_fit_align_stores_the_template_and_scores_through_it(work, env, dataset)
         assert len(list(csv.DictReader(f))) == 6
     result = run_cli(["evaluate", out, "--data", dataset, "--category", "texture"], env, work)
     assert result.returncode == 0, str(result)
+
+
+def test_export_then_score_with_each_runtime(work, env, dataset, patchcore, tmp_path) -> None:
+    """`export` writes an OpenVINO graph that `score` then picks by default, with torch's scores."""
+    bundle = tmp_path / "bundle"
+    shutil.copytree(patchcore[0], bundle)
+    exported = run_cli(["export", bundle, "--format", "openvino"], env, work)
+    assert exported.returncode == 0, str(exported)
+    assert (bundle / "export" / "openvino-f32" / "export.json").is_file()
+    images = dataset / "texture" / "test"
+    rows = {}
+    for runtime in ("torch", "openvino", None):
+        out = tmp_path / f"scored-{runtime}"
+        result = run_cli(["score", bundle, images, "--out", out, *(["--runtime", runtime] if runtime else [])], env, work)
+        assert result.returncode == 0, str(result)
+        rows[runtime] = {r["path"]: r for r in csv.DictReader(open(out / "scores.csv", newline=""))}
+    assert len(rows["torch"]) == N_TEST_IMAGES and rows["openvino"].keys() == rows["torch"].keys()
+    for path, row in rows["torch"].items():
+        assert float(rows["openvino"][path]["score"]) == pytest.approx(float(row["score"]), rel=1e-4)
+        if abs(float(row["score"]) - float(row["threshold"])) > 1e-4 * float(row["threshold"]):
+            assert rows["openvino"][path]["decision"] == row["decision"]  # a score at the threshold may fall either way
+        assert rows[None][path]["score"] == rows["openvino"][path]["score"]  # the export is the default

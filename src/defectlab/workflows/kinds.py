@@ -20,7 +20,15 @@ from defectlab.workflows.detector_evaluation import evaluate_detector
 from defectlab.workflows.evaluation import Evaluation, EvaluationRequest
 from defectlab.workflows.openset_evaluation import evaluate_openset
 from defectlab.workflows.routed_evaluation import evaluate_routed
-from defectlab.workflows.scoring import ClassesSheet, ResultSheet, ScoreSheet, class_row, collect_images, predict_files
+from defectlab.workflows.scoring import (
+    SCORING_BATCH,
+    ClassesSheet,
+    ResultSheet,
+    ScoreSheet,
+    class_row,
+    collect_images,
+    predict_files,
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ def evaluate(predictor: Predictor, request: EvaluationRequest) -> Evaluation:
     return KIND_WORKFLOWS[predictor.kind].evaluate(predictor, request)
 
 
-def score(predictor: Predictor, inputs: Sequence[Path], out: Path, batch: int = 16) -> list[str]:
+def score(predictor: Predictor, inputs: Sequence[Path], out: Path, batch: int = SCORING_BATCH) -> list[str]:
     """Score the images of ``inputs`` (files or folders) into the kind's sheet in ``out``; returns what to tell a person."""
     paths = collect_images(inputs)
     sheet = KIND_WORKFLOWS[predictor.kind].sheet(out)
@@ -58,7 +66,7 @@ def score(predictor: Predictor, inputs: Sequence[Path], out: Path, batch: int = 
     return sheet.write()
 
 
-def classify(bundle_dir: Path, inputs: Sequence[Path], batch: int = 32) -> list[dict[str, Any]]:
+def classify(bundle_dir: Path, inputs: Sequence[Path], batch: int = SCORING_BATCH) -> list[dict[str, Any]]:
     """Class, confidence and class probabilities of every image, with a bundle that classifies."""
     kind = bundle_kind(bundle_dir)
     if not KIND_WORKFLOWS[kind].classifies:

@@ -28,6 +28,10 @@ CLASSES_JSON = "classes.json"
 """File name of the classification results inside an output folder."""
 
 
+SCORING_BATCH = 16
+"""Images per predict call when scoring files (one size for every command, so they give the same numbers)."""
+
+
 def collect_images(inputs: Sequence[Path]) -> list[Path]:
     """Expand folders (recursively) into image files; missing paths are DataErrors."""
     paths: list[Path] = []
@@ -44,7 +48,7 @@ def collect_images(inputs: Sequence[Path]) -> list[Path]:
 
 
 def predict_files(
-    predictor: Predictor, paths: Sequence[Path], explain: bool = False, batch: int = 16
+    predictor: Predictor, paths: Sequence[Path], explain: bool = False, batch: int = SCORING_BATCH
 ) -> Iterator[tuple[int, Path, Prediction]]:
     """(index, path, prediction) of every image file, read and predicted batch by batch."""
     for start in tqdm(range(0, len(paths), batch), desc="scoring", unit="batch"):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from defectlab.components.knn import INDEXES, FaissFlatIndex, TorchExactIndex
+from defectlab.components.knn import INDEXES, FaissFlatIndex, NearestDistance, TorchExactIndex
 from defectlab.errors import NotFittedError
 
 
@@ -65,3 +65,16 @@ def test_search_before_fit_is_not_fitted_error(cls) -> None:
 
 def test_registry_names() -> None:
     assert INDEXES == {"faiss": FaissFlatIndex, "torch": TorchExactIndex}
+
+
+def test_nearest_distance_graph_matches_brute_force(data) -> None:
+    bank, queries = data
+    want, _ = brute_force(bank.numpy(), queries.numpy(), 1)
+    got = NearestDistance(bank)(queries)
+    assert got.shape == (70,)
+    np.testing.assert_allclose(got.numpy(), want[:, 0], rtol=1e-4, atol=1e-4)
+
+
+def test_nearest_distance_of_a_bank_row_is_zero(data) -> None:
+    bank, _ = data
+    assert NearestDistance(bank)(bank[:5]).abs().max().item() < 1e-2  # sqrt of float32 cancellation, not negative
